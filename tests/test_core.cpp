@@ -1,0 +1,61 @@
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/error.h"
+#include "core/fp16.h"
+#include "core/thread_pool.h"
+
+using namespace trellis;
+
+TEST(DType, BlockLayouts) {
+  EXPECT_EQ(row_bytes(DType::Q8_0, 64), 68u);
+  EXPECT_EQ(row_bytes(DType::Q4_K, 512), 288u);
+  EXPECT_EQ(row_bytes(DType::Q6_K, 256), 210u);
+  EXPECT_THROW(row_bytes(DType::Q4_K, 896), Error);
+  EXPECT_EQ(dtype_from_name("q4_k"), DType::Q4_K);
+  EXPECT_THROW(dtype_from_name("Q9_9"), Error);
+  EXPECT_EQ(dtype_info_or_null(4), nullptr);  // ids 4 and 5 were removed from GGUF
+}
+
+// fp16 round trip checked against the hardware-independent definition: every half value
+// converts to float and back to itself; floats round to the nearest half.
+TEST(Fp16, RoundTripAllHalves) {
+  for (uint32_t h = 0; h < 65536; ++h) {
+    const float f = fp16_to_fp32(static_cast<uint16_t>(h));
+    if (std::isnan(f)) continue;
+    EXPECT_EQ(fp32_to_fp16(f), h) << h;
+  }
+  EXPECT_EQ(fp16_to_fp32(0x3c00), 1.0f);
+  EXPECT_EQ(fp16_to_fp32(0x0001), std::ldexp(1.0f, -24));
+  EXPECT_EQ(fp32_to_fp16(65520.0f), 0x7c00);  // rounds to inf
+  EXPECT_EQ(fp32_to_fp16(1.0f + std::ldexp(1.0f, -11)), 0x3c00);  // tie to even
+}
+
+TEST(Bf16, RoundToNearestEven) {
+  EXPECT_EQ(fp32_to_bf16(1.0f), 0x3f80);
+  EXPECT_EQ(bf16_to_fp32(0x3f80), 1.0f);
+  EXPECT_EQ(fp32_to_bf16(fp32_from_bits(0x3f808000u)), 0x3f80);  // tie -> even
+  EXPECT_EQ(fp32_to_bf16(fp32_from_bits(0x3f818000u)), 0x3f82);
+}
+
+TEST(ThreadPool, EveryChunkOnce) {
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    for (int rep = 0; rep < 200; ++rep) {
+      std::vector<std::atomic<int>> hits(37);
+      pool.parallel_for(37, [&](int64_t c, int t) {
+        ASSERT_LT(t, threads);
+        hits[c].fetch_add(1);
+      });
+      for (auto& h : hits) ASSERT_EQ(h.load(), 1);
+    }
+    std::vector<std::atomic<int>> per_thread(threads);
+    pool.run_on_all([&](int t) { per_thread[t].fetch_add(1); });
+    for (auto& p : per_thread) EXPECT_EQ(p.load(), 1);
+  }
+}
