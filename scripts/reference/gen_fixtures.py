@@ -326,9 +326,9 @@ def golden_for(name, d, s, dtype, summary):
         # The scaling must matter at the test positions (else the fixture tests nothing).
         plain = model_ref.RefModel(dict(cfg, rope_scaling=None), tensors).logits(long["tokens"])
         scaled = model.logits(long["tokens"])
-        d = float((plain - scaled).abs().max() / scaled.abs().max())
-        if d < 1e-2:
-            raise SystemExit(f"{name}: rope scaling barely changes logits ({d:.2e})")
+        rd = float((plain - scaled).abs().max() / scaled.abs().max())
+        if rd < 1e-2:
+            raise SystemExit(f"{name}: rope scaling barely changes logits ({rd:.2e})")
         if cfg["rope_scaling"]["rope_type"] == "llama3":
             rs = cfg["rope_scaling"]
             hd = cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
@@ -340,7 +340,7 @@ def golden_for(name, d, s, dtype, summary):
                 raise SystemExit(f"{name}: llama3 rope bands exercised: {bands}")
             if len(long["tokens"]) <= old:
                 raise SystemExit(f"{name}: test sequence not longer than original_max_position_embeddings")
-        summary.append(f"{name}: rope scaling changes logits by {d:.2f} (rel)")
+        summary.append(f"{name}: rope scaling changes logits by {rd:.2f} (rel)")
     lg = model.logits(long["tokens"])
     summary.append(f"{name:22s} {dtype:4s} V={cfg['vocab_size']:3d} H={cfg['hidden_size']:2d} "
                    f"logit std={float(lg.std()):.2f} mean_nll(T={len(long['tokens'])})={long['mean_nll']:.4f} "
