@@ -1,0 +1,164 @@
+#include "model/forward.h"
+
+#include <cmath>
+
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "kernels/attention.h"
+#include "kernels/matmul.h"
+#include "kernels/ops.h"
+
+namespace trellis {
+namespace {
+const float* f32(const TensorView& t) { return reinterpret_cast<const float*>(t.data); }
+}  // namespace
+
+Forward::Forward(const Model& model, ThreadPool& pool, int64_t max_tokens, int64_t max_logit_rows)
+    : model_(model), pool_(pool), max_tokens_(max_tokens), max_logit_rows_(max_logit_rows) {
+  if (max_tokens <= 0 || max_logit_rows <= 0) fail("batch sizes must be positive");
+  const Hparams& h = model.hparams();
+  const auto n = static_cast<size_t>(max_tokens);
+  slots_.resize(n);
+  x_.resize(n * h.n_embd);
+  xn_.resize(n * std::max(h.n_embd, h.q_dim()));
+  q_.resize(n * h.q_dim());
+  k_.resize(n * h.kv_dim());
+  v_.resize(n * h.kv_dim());
+  att_.resize(n * h.q_dim());
+  ff_gate_.resize(n * h.n_ff);
+  ff_up_.resize(n * h.n_ff);
+  logits_.resize(static_cast<size_t>(max_logit_rows) * h.n_vocab);
+  out_rows_.resize(static_cast<size_t>(max_logit_rows) * h.n_embd);
+}
+
+void Forward::check_batch(std::span<const SequenceInput> seqs) {
+  const Hparams& h = model_.hparams();
+  n_tokens_ = 0;
+  n_logit_rows_ = 0;
+  for (size_t s = 0; s < seqs.size(); ++s) {
+    const SequenceInput& in = seqs[s];
+    if (!in.cache || in.tokens.empty()) fail("sequence ", s, " of the batch has no cache or no tokens");
+    const auto n = static_cast<int64_t>(in.tokens.size());
+    if (in.cache->length() + n > in.cache->n_ctx()) {
+      fail("context full: ", in.cache->length(), " + ", n, " tokens exceed the context size of ",
+           in.cache->n_ctx());
+    }
+    for (int32_t t : in.tokens) {
+      if (t < 0 || t >= h.n_vocab) fail("token id ", t, " is outside the vocabulary (", h.n_vocab, " tokens)");
+    }
+    n_tokens_ += n;
+    n_logit_rows_ += in.all_logits ? n : 1;
+  }
+  if (n_tokens_ > max_tokens_) fail("batch of ", n_tokens_, " tokens exceeds the maximum of ", max_tokens_);
+  if (n_logit_rows_ > max_logit_rows_) fail("batch asks for ", n_logit_rows_, " logit rows, more than ", max_logit_rows_);
+}
+
+void Forward::embed(std::span<const SequenceInput> seqs) {
+  const int64_t d = model_.hparams().n_embd;
+  int64_t i = 0;
+  for (size_t s = 0; s < seqs.size(); ++s) {
+    for (size_t j = 0; j < seqs[s].tokens.size(); ++j, ++i) {
+      slots_[i] = {static_cast<int32_t>(s), seqs[s].cache->length() + static_cast<int64_t>(j)};
+      dequantize_tensor_row(model_.tok_embd(), seqs[s].tokens[j], x_.data() + i * d);
+    }
+  }
+}
+
+void Forward::run(std::span<const SequenceInput> seqs) {
+  check_batch(seqs);
+  embed(seqs);
+  for (int64_t l = 0; l < model_.hparams().n_layer; ++l) {
+    attention_block(l, seqs);
+    ffn_block(l);
+  }
+  for (const SequenceInput& in : seqs) in.cache->set_length(in.cache->length() + static_cast<int64_t>(in.tokens.size()));
+  compute_logits(seqs);
+}
+
+void Forward::project_qkv(int64_t layer) {
+  const Hparams& h = model_.hparams();
+  const LayerWeights& w = model_.layer(layer);
+  matmul(w.wq, xn_.data(), n_tokens_, q_.data(), pool_);
+  matmul(w.wk, xn_.data(), n_tokens_, k_.data(), pool_);
+  matmul(w.wv, xn_.data(), n_tokens_, v_.data(), pool_);
+  for (int64_t t = 0; t < n_tokens_; ++t) {
+    float* q = q_.data() + t * h.q_dim();
+    float* k = k_.data() + t * h.kv_dim();
+    float* v = v_.data() + t * h.kv_dim();
+    if (w.bq.valid()) {
+      add_inplace(q, f32(w.bq), h.q_dim());
+      add_inplace(k, f32(w.bk), h.kv_dim());
+      add_inplace(v, f32(w.bv), h.kv_dim());
+    }
+    if (w.q_norm.valid()) {
+      for (int64_t hd = 0; hd < h.n_head; ++hd) rmsnorm(q + hd * h.head_dim, f32(w.q_norm), q + hd * h.head_dim, h.head_dim, h.rms_eps);
+      for (int64_t hd = 0; hd < h.n_head_kv; ++hd) rmsnorm(k + hd * h.head_dim, f32(w.k_norm), k + hd * h.head_dim, h.head_dim, h.rms_eps);
+    }
+    const int64_t pos = slots_[t].pos;
+    rope(q, h.n_head, h.head_dim, h.rope_dim, pos, model_.rope_inv_freq().data(), model_.rope_style());
+    rope(k, h.n_head_kv, h.head_dim, h.rope_dim, pos, model_.rope_inv_freq().data(), model_.rope_style());
+  }
+}
+
+void Forward::write_kv(int64_t layer, std::span<const SequenceInput> seqs) {
+  const int64_t kv = model_.hparams().kv_dim();
+  for (int64_t t = 0; t < n_tokens_; ++t) {
+    KVCache* cache = seqs[slots_[t].seq].cache;
+    cache->store(layer, slots_[t].pos, k_.data() + t * kv, v_.data() + t * kv);
+  }
+}
+
+void Forward::attend(int64_t layer, std::span<const SequenceInput> seqs) {
+  const Hparams& h = model_.hparams();
+  const int64_t group = h.n_head / h.n_head_kv;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(h.head_dim));
+  pool_.parallel_for(n_tokens_ * h.n_head, [&](int64_t job, int) {
+    const int64_t t = job / h.n_head, head = job % h.n_head;
+    const KVCache& cache = *seqs[slots_[t].seq].cache;
+    const KVLayerView view{cache.k_row(layer, 0), cache.v_row(layer, 0), cache.kv_dim(), cache.type()};
+    attention_head(q_.data() + t * h.q_dim() + head * h.head_dim, view, head / group, h.head_dim,
+                   slots_[t].pos + 1, scale, att_.data() + t * h.q_dim() + head * h.head_dim);
+  });
+}
+
+void Forward::attention_block(int64_t layer, std::span<const SequenceInput> seqs) {
+  const Hparams& h = model_.hparams();
+  const LayerWeights& w = model_.layer(layer);
+  for (int64_t t = 0; t < n_tokens_; ++t) {
+    rmsnorm(x_.data() + t * h.n_embd, f32(w.attn_norm), xn_.data() + t * h.n_embd, h.n_embd, h.rms_eps);
+  }
+  project_qkv(layer);
+  write_kv(layer, seqs);
+  attend(layer, seqs);
+  matmul(w.wo, att_.data(), n_tokens_, xn_.data(), pool_);
+  add_inplace(x_.data(), xn_.data(), n_tokens_ * h.n_embd);
+}
+
+void Forward::ffn_block(int64_t layer) {
+  const Hparams& h = model_.hparams();
+  const LayerWeights& w = model_.layer(layer);
+  for (int64_t t = 0; t < n_tokens_; ++t) {
+    rmsnorm(x_.data() + t * h.n_embd, f32(w.ffn_norm), xn_.data() + t * h.n_embd, h.n_embd, h.rms_eps);
+  }
+  matmul(w.w_gate, xn_.data(), n_tokens_, ff_gate_.data(), pool_);
+  matmul(w.w_up, xn_.data(), n_tokens_, ff_up_.data(), pool_);
+  silu_mul(ff_gate_.data(), ff_up_.data(), n_tokens_ * h.n_ff);
+  matmul(w.w_down, ff_gate_.data(), n_tokens_, xn_.data(), pool_);
+  add_inplace(x_.data(), xn_.data(), n_tokens_ * h.n_embd);
+}
+
+void Forward::compute_logits(std::span<const SequenceInput> seqs) {
+  const Hparams& h = model_.hparams();
+  int64_t row = 0, t = 0;
+  for (const SequenceInput& in : seqs) {
+    const auto n = static_cast<int64_t>(in.tokens.size());
+    for (int64_t j = in.all_logits ? 0 : n - 1; j < n; ++j, ++row) {
+      rmsnorm(x_.data() + (t + j) * h.n_embd, f32(model_.output_norm()), out_rows_.data() + row * h.n_embd,
+              h.n_embd, h.rms_eps);
+    }
+    t += n;
+  }
+  matmul(model_.output(), out_rows_.data(), n_logit_rows_, logits_.data(), pool_);
+}
+
+}  // namespace trellis

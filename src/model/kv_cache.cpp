@@ -1,0 +1,50 @@
+#include "model/kv_cache.h"
+
+#include <cstring>
+
+#include "core/error.h"
+#include "core/fp16.h"
+
+namespace trellis {
+
+KVCache::KVCache(const Hparams& hp, int64_t n_ctx, DType type)
+    : n_layer_(hp.n_layer), n_ctx_(n_ctx), kv_dim_(hp.kv_dim()), type_(type) {
+  if (n_ctx <= 0) fail("context size must be positive, got ", n_ctx);
+  if (type != DType::F32 && type != DType::F16) fail("KV cache type must be F32 or F16, got ", dtype_name(type));
+  const int64_t elems = n_layer_ * 2 * n_ctx_ * kv_dim_;
+  if (elems > (int64_t(1) << 36)) fail("KV cache of ", n_ctx, " positions is too large");
+  storage_.resize(static_cast<size_t>(elems) * (type == DType::F32 ? 2 : 1));
+}
+
+const void* KVCache::row(size_t elem_offset) const {
+  return type_ == DType::F32 ? static_cast<const void*>(reinterpret_cast<const float*>(storage_.data()) + elem_offset)
+                             : static_cast<const void*>(storage_.data() + elem_offset);
+}
+
+void KVCache::put(size_t off, const float* src) {
+  if (type_ == DType::F32) {
+    std::memcpy(reinterpret_cast<float*>(storage_.data()) + off, src, static_cast<size_t>(kv_dim_) * sizeof(float));
+  } else {
+    uint16_t* dst = storage_.data() + off;
+    for (int64_t i = 0; i < kv_dim_; ++i) dst[i] = fp32_to_fp16(src[i]);
+  }
+}
+
+void KVCache::get(size_t off, float* dst) const {
+  if (type_ == DType::F32) {
+    std::memcpy(dst, reinterpret_cast<const float*>(storage_.data()) + off, static_cast<size_t>(kv_dim_) * sizeof(float));
+  } else {
+    const uint16_t* src = storage_.data() + off;
+    for (int64_t i = 0; i < kv_dim_; ++i) dst[i] = fp16_to_fp32(src[i]);
+  }
+}
+
+void KVCache::store(int64_t layer, int64_t pos, const float* k, const float* v) {
+  put(k_offset(layer, pos), k);
+  put(v_offset(layer, pos), v);
+}
+
+void KVCache::load_k(int64_t layer, int64_t pos, float* out) const { get(k_offset(layer, pos), out); }
+void KVCache::load_v(int64_t layer, int64_t pos, float* out) const { get(v_offset(layer, pos), out); }
+
+}  // namespace trellis

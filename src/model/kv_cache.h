@@ -1,0 +1,57 @@
+// Keys and values of one sequence for every layer, in F32 or F16.
+// Layout per layer: [n_ctx, kv_dim] rows, so attention streams over positions.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "model/hparams.h"
+
+namespace trellis {
+
+class KVCache {
+ public:
+  // Throws Error when n_ctx is not positive or type is neither F32 nor F16.
+  KVCache(const Hparams& hp, int64_t n_ctx, DType type = DType::F32);
+
+  int64_t n_ctx() const { return n_ctx_; }
+  int64_t length() const { return length_; }   // positions filled
+  DType type() const { return type_; }
+  int64_t kv_dim() const { return kv_dim_; }
+  size_t bytes() const { return storage_.size() * sizeof(uint16_t); }
+
+  void clear() { length_ = 0; }
+  // Drops positions >= n (keeps a shared prefix).
+  void truncate(int64_t n) { if (n < length_) length_ = n < 0 ? 0 : n; }
+  void set_length(int64_t n) { length_ = n; }
+
+  // Stores kv_dim floats of K (or V) for `layer` at `pos`.
+  void store(int64_t layer, int64_t pos, const float* k, const float* v);
+  // Reads kv_dim floats back (converting from F16 when needed) — used by references and tests.
+  void load_k(int64_t layer, int64_t pos, float* out) const;
+  void load_v(int64_t layer, int64_t pos, float* out) const;
+  // Raw row pointers for attention kernels (F32 rows or F16 rows).
+  const void* k_row(int64_t layer, int64_t pos) const { return row(k_offset(layer, pos)); }
+  const void* v_row(int64_t layer, int64_t pos) const { return row(v_offset(layer, pos)); }
+
+  // Identifies the adapter set (and scales) that produced the cached values; a cache built
+  // under one set must not be reused under another.
+  const std::string& adapter_key() const { return adapter_key_; }
+  void set_adapter_key(const std::string& key) { adapter_key_ = key; }
+
+ private:
+  size_t k_offset(int64_t layer, int64_t pos) const { return static_cast<size_t>((layer * 2 * n_ctx_ + pos) * kv_dim_); }
+  size_t v_offset(int64_t layer, int64_t pos) const { return static_cast<size_t>(((layer * 2 + 1) * n_ctx_ + pos) * kv_dim_); }
+  const void* row(size_t elem_offset) const;
+  void put(size_t elem_offset, const float* src);
+  void get(size_t elem_offset, float* dst) const;
+
+  int64_t n_layer_, n_ctx_, kv_dim_;
+  DType type_;
+  int64_t length_ = 0;
+  std::vector<uint16_t> storage_;  // F32 values take two slots each
+  std::string adapter_key_;
+};
+
+}  // namespace trellis
