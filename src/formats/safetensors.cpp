@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "core/error.h"
 
@@ -66,12 +67,22 @@ void SafetensorsFile::parse_image() {
   if (header_len > size_ - 8 || header_len > kMaxHeaderBytes) {
     fail(label_, ": header length ", header_len, " runs past the end of the file");
   }
+  // nlohmann keeps the last of duplicate keys; a duplicate tensor name must be an error.
+  std::string duplicate;
+  std::set<std::string> seen;
+  auto note_keys = [&](int depth, json::parse_event_t event, json& parsed) {
+    if (depth == 1 && event == json::parse_event_t::key && parsed.is_string()) {
+      if (!seen.insert(parsed.get<std::string>()).second && duplicate.empty()) duplicate = parsed.get<std::string>();
+    }
+    return true;
+  };
   json header;
   try {
-    header = json::parse(data_ + 8, data_ + 8 + header_len);
+    header = json::parse(data_ + 8, data_ + 8 + header_len, note_keys);
   } catch (const json::exception& e) {
     fail(label_, ": header is not valid JSON: ", e.what());
   }
+  if (!duplicate.empty()) fail(label_, ": duplicate header entry '", duplicate, "'");
   if (!header.is_object()) fail(label_, ": header is not a JSON object");
   const uint8_t* base = data_ + 8 + header_len;
   const uint64_t data_size = size_ - 8 - header_len;
