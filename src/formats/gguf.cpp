@@ -68,21 +68,6 @@ size_t scalar_size(GgufType t) {
 
 bool valid_type(uint32_t t) { return t <= static_cast<uint32_t>(GgufType::FLOAT64); }
 
-bool valid_utf8(const std::string& s) {
-  size_t i = 0;
-  const size_t n = s.size();
-  while (i < n) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (len == 0 || i + len > n) return false;
-    for (int k = 1; k < len; ++k) {
-      if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return false;
-    }
-    i += len;
-  }
-  return true;
-}
-
 int64_t read_integer(Reader& r, GgufType t) {
   switch (t) {
     case GgufType::UINT8: return r.read<uint8_t>("uint8");
@@ -157,6 +142,29 @@ uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
 }  // namespace
 
+// Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
+bool gguf_valid_utf8(const std::string& s) {
+  const size_t n = s.size();
+  size_t i = 0;
+  while (i < n) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) { ++i; continue; }
+    const int len = (c >= 0xc2 && c <= 0xdf) ? 2 : (c >= 0xe0 && c <= 0xef) ? 3 : (c >= 0xf0 && c <= 0xf4) ? 4 : 0;
+    if (len == 0 || i + len > n) return false;
+    uint32_t cp = c & (0x7f >> len);
+    for (int k = 1; k < len; ++k) {
+      const unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff)) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
 const char* gguf_type_name(GgufType t) {
   static const char* names[] = {"uint8", "int8", "uint16", "int16", "uint32", "int32", "float32",
                                 "bool", "string", "array", "uint64", "int64", "float64"};
@@ -206,7 +214,7 @@ void GgufFile::parse_image() {
 
   for (uint64_t i = 0; i < n_kv; ++i) {
     std::string key = r.read_string("metadata key");
-    if (!valid_utf8(key)) fail(label_, ": metadata key #", i, " is not valid UTF-8");
+    if (!gguf_valid_utf8(key)) fail(label_, ": metadata key #", i, " is not valid UTF-8");
     const uint32_t type = r.read<uint32_t>("metadata type");
     if (!valid_type(type)) fail(label_, ": key '", key, "' has unknown value type ", type);
     if (kv_.count(key)) fail(label_, ": duplicate metadata key '", key, "'");
@@ -227,7 +235,7 @@ void GgufFile::parse_image() {
     GgufTensorInfo info;
     info.view.name = r.read_string("tensor name");
     const std::string& name = info.view.name;
-    if (!valid_utf8(name)) fail(label_, ": tensor #", i, " name is not valid UTF-8");
+    if (!gguf_valid_utf8(name)) fail(label_, ": tensor #", i, " name is not valid UTF-8");
     const uint32_t n_dims = r.read<uint32_t>("tensor dimensions");
     if (n_dims == 0 || n_dims > kMaxDims) fail(label_, ": tensor '", name, "' has ", n_dims, " dimensions (1..4 allowed)");
     info.view.n_dims = static_cast<int>(n_dims);

@@ -18,6 +18,8 @@ enum class GgufType : uint32_t {
   BOOL = 7, STRING = 8, ARRAY = 9, UINT64 = 10, INT64 = 11, FLOAT64 = 12,
 };
 const char* gguf_type_name(GgufType t);
+// Strict UTF-8 check used for keys and tensor names (reader and writer).
+bool gguf_valid_utf8(const std::string& s);
 
 // One metadata value. Scalars use the field matching their type class; arrays keep their
 // element type and hold their elements in the matching vector (nested arrays in `nested`).

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "core/error.h"
 
@@ -22,11 +23,6 @@ bool parse_dtype(const std::string& s, DType& out) {
   if (s == "BF16") { out = DType::BF16; return true; }
   return false;
 }
-
-struct Span {
-  uint64_t begin, end;
-  const std::string* name;
-};
 
 }  // namespace
 
@@ -66,17 +62,26 @@ void SafetensorsFile::parse_image() {
   if (header_len > size_ - 8 || header_len > kMaxHeaderBytes) {
     fail(label_, ": header length ", header_len, " runs past the end of the file");
   }
+  // nlohmann keeps the last of duplicate keys; a duplicate tensor name must be an error.
+  std::string duplicate;
+  std::set<std::string> seen;
+  auto note_keys = [&](int depth, json::parse_event_t event, json& parsed) {
+    if (depth == 1 && event == json::parse_event_t::key && parsed.is_string()) {
+      if (!seen.insert(parsed.get<std::string>()).second && duplicate.empty()) duplicate = parsed.get<std::string>();
+    }
+    return true;
+  };
   json header;
   try {
-    header = json::parse(data_ + 8, data_ + 8 + header_len);
+    header = json::parse(data_ + 8, data_ + 8 + header_len, note_keys);
   } catch (const json::exception& e) {
     fail(label_, ": header is not valid JSON: ", e.what());
   }
+  if (!duplicate.empty()) fail(label_, ": duplicate header entry '", duplicate, "'");
   if (!header.is_object()) fail(label_, ": header is not a JSON object");
   const uint8_t* base = data_ + 8 + header_len;
   const uint64_t data_size = size_ - 8 - header_len;
 
-  std::vector<Span> spans;
   for (auto it = header.begin(); it != header.end(); ++it) {
     const std::string& name = it.key();
     if (name == "__metadata__") {
@@ -122,17 +127,17 @@ void SafetensorsFile::parse_image() {
     if (total == 0) fail(label_, ": tensor '", name, "' is empty");
     v.data = base + b;
     v.nbytes = static_cast<size_t>(e - b);
-    index_[name] = tensors_.size();
     tensors_.push_back(std::move(v));
-    spans.push_back({b, e, nullptr});
   }
-  for (size_t i = 0; i < spans.size(); ++i) spans[i].name = &tensors_[i].name;
-  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.begin < b.begin; });
-  for (size_t i = 1; i < spans.size(); ++i) {
-    if (spans[i].begin < spans[i - 1].end) {
-      fail(label_, ": tensors '", *spans[i - 1].name, "' and '", *spans[i].name, "' overlap");
+  // Keep file (data) order, not the JSON object's sorted-key order, and reject overlaps.
+  std::sort(tensors_.begin(), tensors_.end(), [](const TensorView& a, const TensorView& b) { return a.data < b.data; });
+  for (size_t i = 1; i < tensors_.size(); ++i) {
+    if (tensors_[i].data < tensors_[i - 1].data + tensors_[i - 1].nbytes) {
+      fail(label_, ": tensors '", tensors_[i - 1].name, "' and '", tensors_[i].name, "' overlap");
     }
   }
+  index_.clear();
+  for (size_t i = 0; i < tensors_.size(); ++i) index_[tensors_[i].name] = i;
 }
 
 const TensorView* SafetensorsFile::find_tensor(const std::string& name) const {
