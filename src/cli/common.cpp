@@ -1,0 +1,81 @@
+#include "cli/common.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+
+#include "core/error.h"
+#include "core/thread_pool.h"
+
+namespace trellis::cli {
+
+namespace {
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+int parse_or_exit(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::printf("%s", app.help().c_str());
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "error: %s (see %s --help)\n", e.what(), app.get_name().c_str());
+    return 2;
+  }
+  return -1;
+}
+
+ProgressBar::ProgressBar(std::string label) : label_(std::move(label)), start_(now_seconds()) {
+  const char* env = std::getenv("TRELLIS_PROGRESS");
+  enabled_ = env ? std::string(env) == "1" : isatty(STDERR_FILENO) != 0;
+}
+
+ProgressBar::~ProgressBar() { finish(); }
+
+void ProgressBar::update(double fraction) {
+  if (!enabled_) return;
+  if (!shown_ && now_seconds() - start_ < 0.3) return;  // only when it takes more than a moment
+  const int percent = static_cast<int>(fraction * 100.0 + 0.5);
+  if (percent == last_percent_) return;
+  last_percent_ = percent;
+  shown_ = true;
+  const int width = 30, filled = percent * width / 100;
+  std::fprintf(stderr, "\r%s [%.*s%*s] %3d%%", label_.c_str(), filled, "##############################",
+               width - filled, "", percent);
+  std::fflush(stderr);
+}
+
+void ProgressBar::finish() {
+  if (shown_) {
+    std::fprintf(stderr, "\n");
+    shown_ = false;
+  }
+}
+
+void ModelOptions::add_to(CLI::App& app, bool required) {
+  auto* opt = app.add_option("-m,--model", model_path, "model: a GGUF file or a Hugging Face directory");
+  if (required) opt->required();
+  app.add_option("--tokenizer", tokenizer_path,
+                 "use the tokenizer of another file (a GGUF, vocab-only or not, or a tokenizer directory)");
+}
+
+std::unique_ptr<Model> ModelOptions::load() const {
+  ProgressBar bar("loading " + model_path);
+  auto m = Model::load(model_path, tokenizer_path, [&](double f) { bar.update(f); });
+  bar.finish();
+  return m;
+}
+
+int resolve_threads(int requested) {
+  const int cores = available_cores();
+  if (requested <= 0) return cores;
+  if (requested > cores) fail("--threads ", requested, " is more than the ", cores, " available cores");
+  return requested;
+}
+
+}  // namespace trellis::cli
