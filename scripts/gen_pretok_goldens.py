@@ -170,6 +170,54 @@ def random_cases(rng, n):
     return cases
 
 
+def class_ranges(cls):
+    """(lo, hi) code point ranges of a plain `[...]` class written with literal characters."""
+    body = cls[cls.index("[") + 1:cls.rindex("]")]
+    out, i = [], 0
+    while i < len(body):
+        if i + 2 < len(body) and body[i + 1] == "-":
+            out.append((ord(body[i]), ord(body[i + 2])))
+            i += 3
+        else:
+            out.append((ord(body[i]), ord(body[i])))
+            i += 1
+    return out
+
+
+def boundary_cases():
+    """Each range of DeepSeek's classes probed just outside and just inside both ends."""
+    ranges = DEEPSEEK_LETTER_RANGES + class_ranges(DEEPSEEK_PUNCT) + class_ranges(DEEPSEEK_CJK)
+    out = []
+    for lo, hi in ranges:
+        cps = [c for c in (lo - 1, lo, hi, hi + 1) if not 0xD800 <= c <= 0xDFFF]
+        out.append(("x" + chr(cps[0]) + chr(cps[1]) + " " + " ".join(map(chr, cps[2:])) + "1").encode())
+    return out
+
+
+def check_classes_against_utf8proc():
+    """The C++ side takes \\p{L}, \\p{N}, \\p{P} and \\s from utf8proc; the goldens only mean
+    something while python-regex agrees with it on every code point. Skipped without the lib."""
+    import ctypes
+    try:
+        lib = ctypes.CDLL("libutf8proc.so.2")
+    except OSError:
+        print("libutf8proc not found: class agreement not checked", file=sys.stderr)
+        return
+    lib.utf8proc_category.restype = ctypes.c_int
+    lib.utf8proc_category.argtypes = [ctypes.c_int32]
+    # utf8proc_category_t: LU..LO = 1..5, ND..NO = 9..11, PC..PO = 12..18, ZS..ZP = 23..25
+    rx = {name: regex.compile(p) for name, p in
+          (("L", r"\p{L}"), ("N", r"\p{N}"), ("P", r"\p{P}"), ("S", r"\s"))}
+    for c in range(0x110000):
+        if 0xD800 <= c <= 0xDFFF:
+            continue
+        cat, ch = lib.utf8proc_category(c), chr(c)
+        want = {"L": 1 <= cat <= 5, "N": 9 <= cat <= 11, "P": 12 <= cat <= 18,
+                "S": 23 <= cat <= 25 or 9 <= c <= 13 or c == 0x85}
+        for name, r in rx.items():
+            assert bool(r.match(ch)) == want[name], f"U+{c:04X} {name}: regex and utf8proc differ"
+
+
 def readable(data):
     return data.decode("utf-8", "backslashreplace")
 
@@ -198,7 +246,8 @@ def main():
     outdir = os.path.join(root, "tests", "data", "pretok")
     os.makedirs(outdir, exist_ok=True)
     rng = random.Random(20240611)
-    cases = [s.encode() for s in HAND] + BAD + random_cases(rng, 400)
+    check_classes_against_utf8proc()
+    cases = [s.encode() for s in HAND] + BAD + boundary_cases() + random_cases(rng, 400)
     with open(os.path.join(outdir, "corpus.jsonl"), "w", encoding="utf-8") as f:
         for data in cases:
             rec = {"hex": data.hex(), "text": readable(data), "pieces": all_kinds(data)}
