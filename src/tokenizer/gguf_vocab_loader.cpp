@@ -79,6 +79,11 @@ void load_special_ids(const GgufFile& f, Vocab& vocab) {
   for (const auto& k : keys) {
     if (!f.has(k.key)) continue;
     const int64_t id = f.get_int(k.key);
+    // llama.cpp writes uint32 -1 (or -1) for "no such token".
+    if (id == 0xFFFFFFFFll || id == -1) {
+      *k.id = -1;
+      continue;
+    }
     if (id < 0 || id >= vocab.size()) fail(f.path(), ": ", k.key, ": id ", id, " is outside the vocabulary (size ", vocab.size(), ")");
     *k.id = static_cast<int32_t>(id);
   }
