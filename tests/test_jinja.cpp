@@ -53,3 +53,28 @@ TEST(ChatTemplate, GoldensMatchPythonJinja2) {
   }
   EXPECT_GE(checked, 40);
 }
+
+// Construct-level cases rendered by jinja2 (scripts/gen_template_goldens.py): same output,
+// or an Error where jinja2 raises.
+TEST(Jinja, SnippetsMatchPythonJinja2) {
+  const ojson data = ojson::parse(read_file(data_dir() + "snippets.json"));
+  int checked = 0;
+  for (const auto& c : data["cases"]) {
+    const std::string src = c["template"];
+    SCOPED_TRACE(src);
+    ChatTemplateInputs in;
+    in.extra = data["vars"];
+    in.now_unix_seconds = 1721952000;
+    if (c.contains("output")) {
+      try {
+        EXPECT_EQ(render_chat_template(src, in), c["output"].get<std::string>());
+      } catch (const Error& e) {
+        ADD_FAILURE() << "threw: " << e.what();
+      }
+    } else {
+      EXPECT_THROW(render_chat_template(src, in), Error) << "jinja2 raised " << c["error"];
+    }
+    ++checked;
+  }
+  EXPECT_GE(checked, 80);
+}

@@ -125,11 +125,20 @@ class Parser {
           next();
           return body;
         }
+        if (cur().kind == TokKind::Name && is_closing_tag(cur().text)) {
+          std::string want;
+          for (const auto& e : ends) want += (want.empty() ? " (expected '" : "' or '") + e;
+          fail_at(cur().line, "unexpected '", cur().text, "'", want.empty() ? "" : want + "')");
+        }
         body.push_back(parse_statement());
       } else {
         fail_at(t.line, "unexpected ", describe(t));
       }
     }
+  }
+
+  static bool is_closing_tag(const std::string& n) {
+    return n.rfind("end", 0) == 0 || n == "elif" || n == "else";
   }
 
   NodePtr parse_output() {
