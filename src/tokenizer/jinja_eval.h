@@ -16,7 +16,7 @@ namespace trellis::jinja {
 struct RenderLimits {
   size_t max_output_bytes = 64u << 20;
   int max_call_depth = 64;                      // nested macro calls
-  int64_t max_loop_iterations = 10'000'000;    // all loop bodies together
+  int64_t max_loop_iterations = 2'000'000;     // all loop bodies together
 };
 
 using Variables = std::vector<std::pair<std::string, Value>>;

@@ -76,6 +76,7 @@ Value repeat(const Value& seq, int64_t n, int line, size_t max_bytes) {
   if (seq.is_string()) {
     if (seq.as_string().size() * static_cast<size_t>(n) > max_bytes) fail_at(line, "string repetition too large");
     std::string out;
+    out.reserve(seq.as_string().size() * static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) out += seq.as_string();
     return out;
   }
