@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -558,5 +559,60 @@ TEST(SafetensorsHostile, OpenNamesThePath) {
     ADD_FAILURE() << "expected an Error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find(empty), std::string::npos) << e.what();
+  }
+}
+
+// Regenerates the fuzzer seeds in fuzz/corpus from writer output:
+//   TRELLIS_WRITE_FUZZ_CORPUS=fuzz/corpus ./build/trellis_tests --gtest_filter=FuzzCorpus.*
+TEST(FuzzCorpus, WriteSeeds) {
+  const char* root = std::getenv("TRELLIS_WRITE_FUZZ_CORPUS");
+  if (!root) GTEST_SKIP() << "set TRELLIS_WRITE_FUZZ_CORPUS=<dir> to regenerate the fuzz seeds";
+  const std::filesystem::path g = std::filesystem::path(root) / "gguf";
+  const std::filesystem::path s = std::filesystem::path(root) / "safetensors";
+  std::filesystem::create_directories(g);
+  std::filesystem::create_directories(s);
+  auto save = [](const std::filesystem::path& p, const Bytes& b) {
+    std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+  };
+  auto written = [](auto& w, const std::string& name) {
+    const std::string path = tmp_file(name);
+    w.write(path);
+    return slurp(path);
+  };
+  Bytes base = base_gguf();
+  save(g / "base.gguf", base);
+  poke<uint32_t>(base, 4, 2);
+  save(g / "base_v2.gguf", base);
+  save(g / "nested.gguf", gguf_with_raw_kv("deep", nested_arrays(5)));
+  {
+    GgufWriter w;
+    save(g / "empty.gguf", written(w, "empty.gguf"));
+    w.set_alignment(64);
+    w.set_u8("u8", 1);
+    w.set_i8("i8", -1);
+    w.set_u16("u16", 2);
+    w.set_i16("i16", -2);
+    w.set_i32("i32", -3);
+    w.set_u64("u64", 4);
+    w.set_i64("i64", -5);
+    w.set_f32("f32", 0.5f);
+    w.set_f64("f64", 0.25);
+    w.set_array_string("strs", {"a", "bc", ""});
+    w.set_array_f32("f32s", {1.0f, 2.0f});
+    w.set_array_floats("f64s", GgufType::FLOAT64, {3.0});
+    w.set_array_ints("bools", GgufType::BOOL, {0, 1});
+    w.set_array_ints("i64s", GgufType::INT64, {-1});
+    const Bytes q4k(144, 0x11), f16(2 * 8, 0x22);
+    w.add_tensor_owned("q4k", DType::Q4_K, {256, 1, 1, 1}, 1, q4k);
+    w.add_tensor_owned("f16", DType::F16, {2, 2, 2, 1}, 3, f16);
+    save(g / "all_types.gguf", written(w, "all_types.gguf"));
+  }
+  save(s / "base.safetensors", base_st());
+  {
+    SafetensorsWriter w;
+    save(s / "empty.safetensors", written(w, "empty.safetensors"));
+    w.add_tensor_owned("bf", DType::BF16, SafetensorsShape::row_major({1, 2, 1, 2}), Bytes(8, 0x33));
+    w.add_tensor_owned("scalar", DType::F32, SafetensorsShape::row_major({}), Bytes(4, 0x44));
+    save(s / "bf16_scalar.safetensors", written(w, "bf16_scalar.safetensors"));
   }
 }
