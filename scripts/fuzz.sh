@@ -53,7 +53,7 @@ for i in "${!pids[@]}"; do
   wait "${pids[$i]}" || failed+=("${names[$i]}")
 done
 for t in $targets; do
-  grep -E "^(stat::number_of_executed_runs|stat::new_units_added|cov:|#[0-9]+ *DONE)" "$BUILD/$t.log" | tail -3 | sed "s/^/$t: /" >&2 || true
+  grep -E "DONE|stat::number_of_executed_units|stat::peak_rss_mb" "$BUILD/$t.log" | sed "s/^/$t: /" >&2 || true
 done
 if (( ${#failed[@]} )); then
   for t in "${failed[@]}"; do
