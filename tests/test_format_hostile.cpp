@@ -297,6 +297,11 @@ TEST(GgufHostile, Alignment) {
   poke<uint32_t>(b, val - 4, uint32_t(GgufType::FLOAT32));
   EXPECT_TRUE(gguf_rejects(b, "general.alignment"));
   b = base;
+  poke<uint32_t>(b, val - 4, uint32_t(GgufType::BOOL));  // a bool 1 is not an alignment
+  b.erase(b.begin() + static_cast<std::ptrdiff_t>(val) + 1, b.begin() + static_cast<std::ptrdiff_t>(val) + 4);
+  b[val] = 1;
+  EXPECT_TRUE(gguf_rejects(b, "general.alignment"));
+  b = base;
   poke<uint32_t>(b, val - 4, uint32_t(GgufType::INT32));
   poke<int32_t>(b, val, -32);
   EXPECT_TRUE(gguf_rejects(b, "general.alignment"));
