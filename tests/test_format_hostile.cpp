@@ -27,10 +27,21 @@ namespace {
 
 const std::string kLabel = "hostile/input.bin";
 
+// A per-process scratch directory, removed when the test binary exits.
+struct ScratchDir {
+  std::filesystem::path path;
+  ScratchDir() : path(std::filesystem::temp_directory_path() / ("trellis_hostile_" + std::to_string(::getpid()))) {
+    std::filesystem::create_directories(path);
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
 std::string tmp_file(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / ("trellis_hostile_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  return (dir / name).string();
+  static ScratchDir dir;
+  return (dir.path / name).string();
 }
 
 Bytes slurp(const std::string& path) {
