@@ -79,6 +79,8 @@ void load_special_ids(const GgufFile& f, Vocab& vocab) {
   for (const auto& k : keys) {
     if (!f.has(k.key)) continue;
     const int64_t id = f.get_int(k.key);
+    // Converters write -1 (often as uint32 0xFFFFFFFF) for "no such token".
+    if (id == -1 || id == 0xFFFFFFFFll) continue;
     if (id < 0 || id >= vocab.size()) fail(f.path(), ": ", k.key, ": id ", id, " is outside the vocabulary (size ", vocab.size(), ")");
     *k.id = static_cast<int32_t>(id);
   }
