@@ -137,6 +137,21 @@ TEST(TokenizerReference, SpmMatchesLlamaCppLoop) {
   }
 }
 
+// Word-by-word SPM (used when no piece has an inner U+2581) equals one pass over the text.
+TEST(TokenizerReference, SpmWordSplitMatchesWholeText) {
+  TRELLIS_REQUIRE_SHARED("vocab/ggml-vocab-llama-spm.gguf");
+  auto tok = Tokenizer::from_gguf(*GgufFile::open(shared_path("vocab/ggml-vocab-llama-spm.gguf")));
+  ASSERT_TRUE(tok->model().spm_split_words);
+  std::mt19937 rng(5);
+  const std::vector<std::string> alphabet = {" ", "  ", "a", "b", "the", "ing", "\n", "1", "日", "é", "\xe2\x96\x81", "\xff", "🦙"};
+  for (int i = 0; i < 60; ++i) {
+    const std::string w = random_word(rng, alphabet).substr(0, 3000);
+    std::string escaped = "\xe2\x96\x81";
+    for (char c : w) c == ' ' ? escaped += "\xe2\x96\x81" : escaped += c;
+    ASSERT_EQ(tok->encode(w, false, false), reference_spm(tok->model().vocab, escaped)) << w;
+  }
+}
+
 TEST(TokenizerReference, BpeMatchesLlamaCppLoop) {
   TRELLIS_REQUIRE_SHARED("vocab/ggml-vocab-gpt-2.gguf");
   auto tok = Tokenizer::from_gguf(*GgufFile::open(shared_path("vocab/ggml-vocab-gpt-2.gguf")));

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "formats/gguf.h"
+#include "tokenizer/spm.h"
 
 namespace trellis {
 
@@ -112,6 +113,7 @@ void configure_spm(const GgufFile& f, TokenizerModel& m) {
   m.piece_style = PieceStyle::Spm;
   m.add_space_prefix = f.get_bool("tokenizer.ggml.add_space_prefix", true);
   m.strip_leading_space = m.add_space_prefix;
+  m.spm_split_words = spm_pieces_split_at_spaces(m.vocab);
   // llama.cpp's defaults for SentencePiece vocabs, used when the ids are not given.
   Vocab& v = m.vocab;
   if (v.size() > 2) v.unk = 0, v.bos = 1, v.eos = 2;

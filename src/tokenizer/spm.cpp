@@ -124,6 +124,39 @@ class SpmSession {
 
 }  // namespace
 
+namespace {
+constexpr std::string_view kSpace = "\xe2\x96\x81";
+}
+
+bool spm_pieces_split_at_spaces(const Vocab& vocab) {
+  for (int32_t id = 0; id < vocab.size(); ++id) {
+    std::string_view t = vocab.at(id).text;
+    while (t.substr(0, kSpace.size()) == kSpace) t.remove_prefix(kSpace.size());
+    if (t.find(kSpace) != std::string_view::npos) return false;
+  }
+  return true;
+}
+
+std::vector<std::string_view> spm_split_words(std::string_view text) {
+  // Cuts must fall on the character boundaries the merge loop uses (utf8_len_from_lead), which
+  // differ from real UTF-8 where the text is invalid.
+  std::vector<std::string_view> words;
+  size_t start = 0;
+  bool prev_is_space = false;
+  for (size_t pos = 0; pos < text.size();) {
+    const size_t len = std::min(utf8_len_from_lead(static_cast<uint8_t>(text[pos])), text.size() - pos);
+    const bool is_space = text.substr(pos, len) == kSpace;
+    if (is_space && !prev_is_space && pos > start) {
+      words.push_back(text.substr(start, pos - start));
+      start = pos;
+    }
+    prev_is_space = is_space;
+    pos += len;
+  }
+  if (start < text.size()) words.push_back(text.substr(start));
+  return words;
+}
+
 void spm_tokenize(const Vocab& vocab, std::string_view text, std::vector<int32_t>& out, const std::string& source) {
   SpmSession(vocab, text, source).run(out);
 }
