@@ -13,6 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/error.h"
+
 namespace trellis::jinja {
 
 class Value;
@@ -157,15 +159,8 @@ std::string to_json(const Value& v, const JsonOptions& opt, int line);
 
 // Throws trellis::Error "template line N: ...".
 template <class... Args>
-[[noreturn]] void fail_at(int line, const Args&... args);
-
-}  // namespace trellis::jinja
-
-#include "core/error.h"
-
-namespace trellis::jinja {
-template <class... Args>
 [[noreturn]] void fail_at(int line, const Args&... args) {
   trellis::fail("template line ", line, ": ", args...);
 }
+
 }  // namespace trellis::jinja
