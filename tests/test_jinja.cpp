@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "core/error.h"
@@ -159,9 +160,19 @@ TEST(Jinja, LimitsGuardRunawayTemplates) {
   } catch (const Error& e) {
     EXPECT_STREQ(e.what(), "template line 1: loop iteration limit of 1000 exceeded");
   }
-  EXPECT_NE(error_of("{% for i in range(100) %}{{ 'x' * 1000000 }}{% endfor %}").find("output exceeds"), std::string::npos);
+  EXPECT_NE(error_of("{% for i in range(100) %}{{ 'xxxxxxxxxx' * 1000000 }}{% endfor %}").find("output exceeds"), std::string::npos);
   EXPECT_NE(error_of("{{ 'x' * 100000000000 }}").find("too large"), std::string::npos);
   EXPECT_NE(error_of("{{ range(100000000)|length }}").find("range() too big"), std::string::npos);
+  EXPECT_NE(error_of("{% set ns = namespace(x=[]) %}{% for i in range(1000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x }}")
+                .find("nest deeper"),
+            std::string::npos);
+  EXPECT_NE(error_of("{% set ns = namespace(x=[1]) %}{% for i in range(40) %}{% set ns.x = ns.x + ns.x %}{% endfor %}")
+                .find("too large"),
+            std::string::npos);
+  EXPECT_EQ(error_of("{% set ns = namespace() %}{% set ns.me = [ns] %}"),
+            "template line 1: unsupported: storing a namespace inside a namespace");
+  EXPECT_EQ(error_of("{{ range(9223372036854775800, 9223372036854775807, 5)|length }}"), "");
+  EXPECT_EQ(render_with("{{ [1,2,3][1::9223372036854775807] }}"), "[2]");
 }
 
 TEST(Jinja, UndefinedBehavesLikeJinja2Default) {
@@ -208,4 +219,42 @@ TEST(ChatTemplate, VariablesAndClock) {
   EXPECT_EQ(render_chat_template("{{ tools[0].name }}", in), "t");
   in.now_unix_seconds.reset();  // real clock: just check it produces a 4-digit year
   EXPECT_EQ(render_chat_template("{{ strftime_now('%Y')|length }}", in), "4");
+}
+
+// Mangled real templates must render or throw trellis::Error: never crash, hang or throw
+// anything else (bad_variant_access, out_of_range, ...).
+TEST(Jinja, MutatedTemplatesFailCleanly) {
+  const ojson manifest = ojson::parse(read_file(data_dir() + "conversations.json"));
+  ChatTemplateInputs in;
+  in.messages = manifest["conversations"]["system"];
+  in.now_unix_seconds = 0;
+  const char* names[] = {"llama3_1", "qwen3", "mistral_v0_3", "zephyr", "smollm2"};
+  const std::string alphabet = "{}%#-+()[]|.,:'\"~=<>!* \n\tabcdefxyz0129_";
+  std::mt19937 rng(1234);
+  int rendered = 0, failed = 0;
+  for (const char* name : names) {
+    const std::string base = read_file(data_dir() + name + ".jinja");
+    for (int trial = 0; trial < 300; ++trial) {
+      std::string s = base;
+      const int edits = 1 + static_cast<int>(rng() % 4);
+      for (int e = 0; e < edits && !s.empty(); ++e) {
+        const size_t at = rng() % s.size();
+        switch (rng() % 3) {
+          case 0: s.erase(at, 1 + rng() % 8); break;
+          case 1: s.insert(at, 1, alphabet[rng() % alphabet.size()]); break;
+          default: s[at] = alphabet[rng() % alphabet.size()];
+        }
+      }
+      try {
+        render_chat_template(s, in);
+        ++rendered;
+      } catch (const Error&) {
+        ++failed;
+      } catch (const std::exception& ex) {
+        ADD_FAILURE() << name << " trial " << trial << ": non-Error exception " << ex.what() << "\n" << s;
+      }
+    }
+  }
+  EXPECT_GT(rendered, 0);
+  EXPECT_GT(failed, 0);
 }

@@ -112,6 +112,7 @@ class Evaluator {
     if (n.attr.empty()) return bind_targets(n.targets, v, n.line);
     const Value ns = lookup(n.targets[0]);
     if (!ns.is_namespace()) fail_at(n.line, "cannot assign attribute on non-namespace object '", n.targets[0], "'");
+    if (contains_namespace(v)) fail_at(n.line, "unsupported: storing a namespace inside a namespace");
     ns.as_namespace().attrs->set(n.attr, std::move(v));
   }
 
@@ -186,8 +187,9 @@ class Evaluator {
 
   void define_macro(const Node& n) {
     std::shared_ptr<const Macro> m = n.macro;
-    std::shared_ptr<Frame> root = frames_.front();
-    assign(m->name, Value::function(m->name, [this, m, root](const CallArgs& a) { return call_macro(*m, root, a); }));
+    // Weak: the macro value usually lives in the root frame itself (a strong ref would leak).
+    std::weak_ptr<Frame> root = frames_.front();
+    assign(m->name, Value::function(m->name, [this, m, root](const CallArgs& a) { return call_macro(*m, root.lock(), a); }));
   }
 
   Value call_macro(const Macro& m, const std::shared_ptr<Frame>& root, const CallArgs& a) {

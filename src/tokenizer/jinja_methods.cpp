@@ -336,9 +336,10 @@ Value get_slice(const Value& obj, const Value& start, const Value& stop, const V
   const int64_t e = adjust(part(stop, "stop"), st < 0 ? -1 : n);
   std::vector<Value> out_items;
   std::vector<char32_t> out_cps;
-  for (int64_t i = b; st > 0 ? i < e : i > e; i += st) {
+  for (int64_t i = b; st > 0 ? i < e : i > e;) {
     if (obj.is_string()) out_cps.push_back(cps[static_cast<size_t>(i)]);
     else out_items.push_back(items[static_cast<size_t>(i)]);
+    if (__builtin_add_overflow(i, st, &i)) break;
   }
   if (obj.is_string()) return utf8_encode(out_cps);
   return Value::list(std::move(out_items), obj.as_list().is_tuple);
@@ -375,9 +376,10 @@ Value g_range(const CallArgs& a) {
   if (step == 0) fail_at(a.line, "range() arg 3 must not be zero");
   constexpr int64_t kMaxRange = 1000000;  // jinja2's sandbox caps ranges at 100000; stay generous
   std::vector<Value> out;
-  for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
+  for (int64_t i = start; step > 0 ? i < stop : i > stop;) {
     if (static_cast<int64_t>(out.size()) >= kMaxRange) fail_at(a.line, "range() too big (limit ", kMaxRange, ")");
     out.emplace_back(i);
+    if (__builtin_add_overflow(i, step, &i)) break;
   }
   return Value::list(std::move(out));
 }

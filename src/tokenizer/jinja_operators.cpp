@@ -74,14 +74,16 @@ Value float_arith(const std::string& op, double x, double y, int line) {
 Value repeat(const Value& seq, int64_t n, int line, size_t max_bytes) {
   if (n <= 0) return seq.is_string() ? Value(std::string()) : Value::list({}, seq.as_list().is_tuple);
   if (seq.is_string()) {
-    if (seq.as_string().size() * static_cast<size_t>(n) > max_bytes) fail_at(line, "string repetition too large");
+    if (static_cast<double>(seq.as_string().size()) * static_cast<double>(n) > static_cast<double>(max_bytes))
+      fail_at(line, "string repetition too large");
     std::string out;
     out.reserve(seq.as_string().size() * static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) out += seq.as_string();
     return out;
   }
   const auto& items = seq.as_list().items;
-  if (items.size() * static_cast<size_t>(n) > max_bytes) fail_at(line, "list repetition too large");
+  if (static_cast<double>(items.size()) * static_cast<double>(n) > static_cast<double>(kMaxListItems))
+    fail_at(line, "list repetition too large");
   std::vector<Value> out;
   for (int64_t i = 0; i < n; ++i) out.insert(out.end(), items.begin(), items.end());
   return Value::list(std::move(out), seq.as_list().is_tuple);
@@ -104,6 +106,7 @@ Value binary_op(const std::string& op, const Value& a, const Value& b, int line,
     return a.as_string() + b.as_string();
   }
   if (op == "+" && a.is_list() && b.is_list() && a.as_list().is_tuple == b.as_list().is_tuple) {
+    if (a.as_list().items.size() + b.as_list().items.size() > kMaxListItems) fail_at(line, "list too large");
     std::vector<Value> items = a.as_list().items;
     items.insert(items.end(), b.as_list().items.begin(), b.as_list().items.end());
     return Value::list(std::move(items), a.as_list().is_tuple);

@@ -24,14 +24,45 @@ void Dict::set(const std::string& key, Value v) {
   items.emplace_back(key, std::move(v));
 }
 
+static int child_depth(int d) {
+  if (d + 1 > kMaxValueDepth) trellis::fail("chat template: values nest deeper than ", kMaxValueDepth, " levels");
+  return d + 1;
+}
+
 Value Value::list(std::vector<Value> items, bool is_tuple) {
+  if (items.size() > kMaxListItems) trellis::fail("chat template: list of ", items.size(), " items is too large");
   auto l = std::make_shared<List>();
+  int d = 0;
+  for (const auto& it : items) d = std::max(d, value_depth(it));
+  l->depth = child_depth(d);
   l->items = std::move(items);
   l->is_tuple = is_tuple;
   return Value(std::shared_ptr<const List>(std::move(l)));
 }
 
-Value Value::dict(Dict d) { return Value(std::shared_ptr<const Dict>(std::make_shared<Dict>(std::move(d)))); }
+Value Value::dict(Dict d) {
+  int depth = 0;
+  for (const auto& kv : d.items) depth = std::max(depth, value_depth(kv.second));
+  d.depth = child_depth(depth);
+  return Value(std::shared_ptr<const Dict>(std::make_shared<Dict>(std::move(d))));
+}
+
+int value_depth(const Value& v) {
+  if (v.is_list()) return v.as_list().depth;
+  if (v.is_dict()) return v.as_dict().depth;
+  return v.is_namespace() ? 1 : 0;
+}
+
+bool contains_namespace(const Value& v) {
+  if (v.is_namespace()) return true;
+  if (v.is_list())
+    for (const auto& it : v.as_list().items)
+      if (contains_namespace(it)) return true;
+  if (v.is_dict())
+    for (const auto& kv : v.as_dict().items)
+      if (contains_namespace(kv.second)) return true;
+  return false;
+}
 
 Value Value::function(std::string name, std::function<Value(const CallArgs&)> fn) {
   auto c = std::make_shared<Callable>();
@@ -230,7 +261,12 @@ std::vector<Value> iterate(const Value& v, int line) {
   fail_at(line, "'", type_name(v), "' object is not iterable");
 }
 
-Value from_json(const nlohmann::ordered_json& j) {
+static Value from_json_at(const nlohmann::ordered_json& j, int depth);
+
+Value from_json(const nlohmann::ordered_json& j) { return from_json_at(j, 0); }
+
+static Value from_json_at(const nlohmann::ordered_json& j, int depth) {
+  if (depth > kMaxValueDepth) trellis::fail("chat template input: JSON nests deeper than ", kMaxValueDepth, " levels");
   switch (j.type()) {
     case nlohmann::ordered_json::value_t::null: return Value(nullptr);
     case nlohmann::ordered_json::value_t::boolean: return Value(j.get<bool>());
@@ -245,12 +281,12 @@ Value from_json(const nlohmann::ordered_json& j) {
     case nlohmann::ordered_json::value_t::array: {
       std::vector<Value> items;
       items.reserve(j.size());
-      for (const auto& e : j) items.push_back(from_json(e));
+      for (const auto& e : j) items.push_back(from_json_at(e, depth + 1));
       return Value::list(std::move(items));
     }
     case nlohmann::ordered_json::value_t::object: {
       Dict d;
-      for (auto it = j.begin(); it != j.end(); ++it) d.items.emplace_back(it.key(), from_json(it.value()));
+      for (auto it = j.begin(); it != j.end(); ++it) d.items.emplace_back(it.key(), from_json_at(it.value(), depth + 1));
       return Value::dict(std::move(d));
     }
     default: trellis::fail("chat template input: unsupported JSON value (binary)");

@@ -13,6 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/error.h"
+
 namespace trellis::jinja {
 
 class Value;
@@ -21,12 +23,14 @@ class Value;
 struct List {
   std::vector<Value> items;
   bool is_tuple = false;
+  int depth = 1;  // nesting depth, bounded so printing/comparing cannot exhaust the stack
 };
 
 // Insertion-ordered like a Python dict. Keys are strings: JSON input and every chat
 // template only ever use string keys; other key types are rejected when built.
 struct Dict {
   std::vector<std::pair<std::string, Value>> items;
+  int depth = 1;  // set when wrapped in a Value
   const Value* find(const std::string& key) const;
   void set(const std::string& key, Value v);
 };
@@ -110,6 +114,15 @@ struct CallArgs {
   int line = 0;
 };
 
+// Containers nest at most this deep (deeper JSON input or template-built values are errors).
+constexpr int kMaxValueDepth = 256;
+// Containers hold at most this many items (guards doubling loops in templates).
+constexpr size_t kMaxListItems = size_t{1} << 20;
+// Nesting depth: 0 for scalars, 1 for a flat list or dict.
+int value_depth(const Value& v);
+// Whether v is or contains a namespace (namespaces may not nest, which rules out cycles).
+bool contains_namespace(const Value& v);
+
 // Python's type name, for error messages ("str", "list", "dict", "NoneType", ...).
 std::string type_name(const Value& v);
 // Python's bool(v).
@@ -146,15 +159,8 @@ std::string to_json(const Value& v, const JsonOptions& opt, int line);
 
 // Throws trellis::Error "template line N: ...".
 template <class... Args>
-[[noreturn]] void fail_at(int line, const Args&... args);
-
-}  // namespace trellis::jinja
-
-#include "core/error.h"
-
-namespace trellis::jinja {
-template <class... Args>
 [[noreturn]] void fail_at(int line, const Args&... args) {
   trellis::fail("template line ", line, ": ", args...);
 }
+
 }  // namespace trellis::jinja
