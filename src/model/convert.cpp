@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <filesystem>
 #include <map>
 
 #include "core/error.h"
@@ -156,7 +157,10 @@ ConvertPlan plan_from_hf(const Model& model, const QuantScheme& scheme) {
   const Hparams& hp = model.hparams();
   const ArchSpec& arch = model.arch();
   ConvertPlan plan;
-  set_model_metadata(plan.metadata, arch, hp, model.name(), scheme);
+  // "dir/" has an empty file name: name the model after the directory itself.
+  std::string name = model.name();
+  if (name.empty()) name = std::filesystem::path(model.path()).parent_path().filename().string();
+  set_model_metadata(plan.metadata, arch, hp, name, scheme);
   PlanBuilder b(plan, scheme, traits_of(hp, !hp.tied_embeddings));
   if (hp.rope_scaling.kind == RopeScaling::Kind::Llama3) {
     std::vector<float> div = llama3_rope_freq_divisors(hp);

@@ -64,14 +64,22 @@ std::vector<std::string> shape_preset_names() {
 }
 
 void fill_gaussian(uint64_t seed, float mean, float std, float* dst, int64_t n) {
-  // Sum of 4 uniforms on [0, 1) has mean 2 and variance 1/3.
+  // xoshiro256+ (no multiplications) seeded by splitmix64; the sum of 4 uniforms on [0, 1)
+  // has mean 2 and variance 1/3.
+  uint64_t s0 = splitmix64(seed), s1 = splitmix64(seed), s2 = splitmix64(seed), s3 = splitmix64(seed);
   const float scale = std * std::sqrt(3.0f) / 65536.0f;
   const float offset = mean - 2.0f * std * std::sqrt(3.0f);
-  uint64_t state = seed;
   for (int64_t i = 0; i < n; ++i) {
-    const uint64_t r = splitmix64(state);
+    const uint64_t r = s0 + s3;
+    const uint64_t t = s1 << 17;
+    s2 ^= s0;
+    s3 ^= s1;
+    s1 ^= s2;
+    s0 ^= s3;
+    s2 ^= t;
+    s3 = (s3 << 45) | (s3 >> 19);
     const uint32_t sum = static_cast<uint32_t>((r & 0xFFFF) + ((r >> 16) & 0xFFFF) + ((r >> 32) & 0xFFFF) + (r >> 48));
-    dst[i] = static_cast<float>(sum) * scale + offset;
+    dst[i] = static_cast<float>(static_cast<int32_t>(sum)) * scale + offset;
   }
 }
 
