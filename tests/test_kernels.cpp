@@ -92,8 +92,11 @@ std::vector<int64_t> col_sizes(DType t) {
   return {32, 64, 96, 544, 1056};
 }
 
-// Per output: S = Σ|w|·|x| (scale of float rounding) and B = Σ_blocks (d_x/2)·Σ|w| (the most
-// that int8 activation quantization with d_x = amax/127 can move the result).
+// Per output: S = Σ (|w| + 3·max_block|w|)·|x|, the scale of float rounding, and
+// B = Σ_blocks (d_x/2)·Σ|w|, the most that int8 activation quantization (d_x = amax/127) can
+// move the result. The kernels compute Σ dw·d_x·Σ(q·a) + cw·d_x·Σa with unsigned codes q and
+// an offset cw of about the block's largest |w| (8·d for Q4_0, 128·d for biased Q8_0, the min
+// for Q4_1 / K-quants), so their terms and rounding scale with S, not with Σ|w|·|x|.
 struct Bounds {
   std::vector<double> s, b;
 };
@@ -109,9 +112,11 @@ Bounds bounds(const Weights& w, const std::vector<float>& x, int64_t rows, int64
       double s = 0, b = 0;
       for (int64_t i0 = 0; i0 < cols; i0 += 32) {
         const int64_t i1 = std::min(cols, i0 + 32);
-        double amax = 0, wsum = 0;
+        double amax = 0, wsum = 0, wmax = 0;
+        for (int64_t i = i0; i < i1; ++i) wmax = std::max(wmax, static_cast<double>(std::fabs(wr[i])));
+        if (!quantized) wmax = 0;
         for (int64_t i = i0; i < i1; ++i) {
-          s += std::fabs(static_cast<double>(wr[i]) * xt[i]);
+          s += (std::fabs(static_cast<double>(wr[i])) + 3 * wmax) * std::fabs(xt[i]);
           amax = std::max(amax, static_cast<double>(std::fabs(xt[i])));
           wsum += std::fabs(wr[i]);
         }
@@ -127,10 +132,11 @@ Bounds bounds(const Weights& w, const std::vector<float>& x, int64_t rows, int64
 constexpr double kEps = 1.2e-7;  // float epsilon, rounded up
 
 // Float rounding allowed between two kernels that see the same quantized inputs, relative to
-// S = Σ|w|·|x|: one rounding per 32-element block plus the summation of the block results.
-// Measured worst cases are about 10·eps·sqrt(cols/32 + 1); the factor 32 leaves margin while
-// still flagging a single code off by one in a block that matters (KernelTolerance below).
-double rounding_tol(int64_t cols) { return 32 * kEps * std::sqrt(static_cast<double>(cols) / 32.0 + 1.0); }
+// S (see bounds): a few roundings per 32-element block plus the summation of block results.
+// Measured worst cases: 1.6·eps·sqrt(cols/32 + 1) (float weights), 0.3· (quantized); the
+// factor 8 leaves margin while still flagging a single code off by one in a block that
+// matters (KernelTolerance below).
+double rounding_tol(int64_t cols) { return 8 * kEps * std::sqrt(static_cast<double>(cols) / 32.0 + 1.0); }
 
 std::string describe(DType type, Isa isa, MatmulPath path, int64_t rows, int64_t cols, int64_t T) {
   return std::string(dtype_name(type)) + " isa=" + isa_name(isa) +

@@ -64,6 +64,182 @@ void quantize_acts_avx512(const float* x, int64_t n, int8_t* qs, float* d, float
   }
 }
 
+// ---- decode: two blocks per 512-bit vector -------------------------------------------------
+// Scales of 16 blocks are fetched at once (a gather of the fp16 fields, then one convert), so
+// the per-block float work is one convert + one FMA per two blocks, and the offsets / mins of
+// the formats are applied once per 16 blocks against the activation sums.
+
+// The fp16 at byte `field` of `count` (≤ 16) consecutive blocks of `stride` bytes, as floats;
+// with `high` the fp16 two bytes further (the min of Q4_1 / Q5_1), from the same gather.
+struct Halves {
+  __m512 lo, hi;
+};
+Halves gather_halves(const void* blocks, int stride, int count) {
+  const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                         _mm512_set1_epi32(stride));
+  const __mmask16 m = static_cast<__mmask16>((1u << count) - 1);
+  const __m512i v = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, idx, blocks, 1);
+  return {_mm512_cvtph_ps(_mm512_cvtepi32_epi16(v)), _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(v, 16)))};
+}
+
+// 16 packed bytes of each of two blocks → their 64 nibble codes in element order.
+__m512i nibbles2(const uint8_t* qs0, const uint8_t* qs1) {
+  const __m256i v = _mm256_inserti128_si256(
+      _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs0))),
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs1)), 1);
+  const __m512i x = _mm512_inserti64x4(_mm512_castsi256_si512(v), _mm256_srli_epi16(v, 4), 1);
+  const __m512i q = _mm512_and_si512(x, _mm512_set1_epi8(0x0F));  // [lo0 lo1 hi0 hi1]
+  return _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 1, 4, 5, 2, 3, 6, 7), q);
+}
+
+uint64_t qh_pair(const uint8_t* qh0, const uint8_t* qh1) {
+  uint32_t a, b;
+  std::memcpy(&a, qh0, 4);
+  std::memcpy(&b, qh1, 4);
+  return uint64_t{a} | uint64_t{b} << 32;
+}
+
+// Codes of blocks i and i+1 (count == 1: block i only, upper half zero), unsigned.
+struct Z_Q4_0 {
+  using Block = BlockQ4_0;
+  static constexpr bool kMin = false;
+  static constexpr float kOffset = -8.f;
+  static __m512i codes(const Block* b, int count) { return nibbles2(b[0].qs, b[count - 1].qs); }
+};
+struct Z_Q4_1 {
+  using Block = BlockQ4_1;
+  static constexpr bool kMin = true;
+  static constexpr float kOffset = 0.f;
+  static __m512i codes(const Block* b, int count) { return nibbles2(b[0].qs, b[count - 1].qs); }
+};
+struct Z_Q5_0 {
+  using Block = BlockQ5_0;
+  static constexpr bool kMin = false;
+  static constexpr float kOffset = -16.f;
+  static __m512i codes(const Block* b, int count) {
+    const __mmask64 hi = qh_pair(b[0].qh, b[count - 1].qh);
+    const __m512i q = nibbles2(b[0].qs, b[count - 1].qs);
+    return _mm512_mask_add_epi8(q, hi, q, _mm512_set1_epi8(0x10));
+  }
+};
+struct Z_Q5_1 {
+  using Block = BlockQ5_1;
+  static constexpr bool kMin = true;
+  static constexpr float kOffset = 0.f;
+  static __m512i codes(const Block* b, int count) {
+    const __mmask64 hi = qh_pair(b[0].qh, b[count - 1].qh);
+    const __m512i q = nibbles2(b[0].qs, b[count - 1].qs);
+    return _mm512_mask_add_epi8(q, hi, q, _mm512_set1_epi8(0x10));
+  }
+};
+struct Z_Q8_0 {
+  using Block = BlockQ8_0;
+  static constexpr bool kMin = false;
+  static constexpr float kOffset = -128.f;
+  static __m512i codes(const Block* b, int count) {
+    const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(load256(b[0].qs)), load256(b[count - 1].qs), 1);
+    return _mm512_xor_si512(q, _mm512_set1_epi8(-128));
+  }
+};
+struct Z_IQ4_NL {
+  using Block = BlockIQ4_NL;
+  static constexpr bool kMin = false;
+  static constexpr float kOffset = -128.f;
+  static __m512i codes(const Block* b, int count) {
+    const __m128i lut = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4NLValues)), _mm_set1_epi8(-128));
+    return _mm512_shuffle_epi8(_mm512_broadcast_i32x4(lut), nibbles2(b[0].qs, b[count - 1].qs));
+  }
+};
+
+template <class Z>
+float dot_legacy512(const void* w, const ActRow& a, int64_t n) {
+  using Block = typename Z::Block;
+  const Block* blocks = static_cast<const Block*>(w);
+  const int64_t nb = n / 32;
+  __m512 acc = _mm512_setzero_ps(), corr = _mm512_setzero_ps();
+  const __m512i pair_idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  for (int64_t b0 = 0; b0 < nb; b0 += 16) {
+    const int cnt = nb - b0 < 16 ? static_cast<int>(nb - b0) : 16;
+    const __mmask16 m = static_cast<__mmask16>((1u << cnt) - 1);
+    const Halves h = gather_halves(blocks + b0, sizeof(Block), cnt);
+    const __m512 scale = _mm512_mul_ps(h.lo, _mm512_maskz_loadu_ps(m, a.q.d + b0));
+    const __m512 off = Z::kMin ? h.hi : _mm512_mul_ps(h.lo, _mm512_set1_ps(Z::kOffset));
+    corr = _mm512_fmadd_ps(off, _mm512_maskz_loadu_ps(m, a.q.ds + b0), corr);
+    for (int k = 0; k < cnt; k += 2) {
+      const int two = cnt - k >= 2 ? 2 : 1;
+      const __m512i q = Z::codes(blocks + b0 + k, two);
+      const __m512i av = two == 2 ? _mm512_loadu_si512(a.q.qs + 32 * (b0 + k))
+                                  : _mm512_zextsi256_si512(load256(a.q.qs + 32 * (b0 + k)));
+      const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, av);
+      const __m512 sc = _mm512_permutexvar_ps(_mm512_add_epi32(pair_idx, _mm512_set1_epi32(k)), scale);
+      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), sc, acc);
+    }
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(acc, corr));
+}
+
+// Q4_K / Q5_K: a 64-element group (two sub-blocks) per vector, scales per super-block.
+template <class Block, bool kFive>
+float dot_kx512(const void* w, const ActRow& a, int64_t n) {
+  const Block* blocks = static_cast<const Block*>(w);
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  __m512 acc = _mm512_setzero_ps();
+  __m256 corr = _mm256_setzero_ps();
+  const __m512i pair_idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  for (int64_t i = 0; i < n / 256; ++i) {
+    const Block& blk = blocks[i];
+    uint8_t sm[16];
+    kx_scale_bytes(blk.scales, sm);
+    const int64_t kb = 8 * i;
+    const __m256 s8 = _mm256_mul_ps(_mm256_mul_ps(bytes8_to_ps(sm), _mm256_set1_ps(h2f(blk.d))), _mm256_loadu_ps(a.q.d + kb));
+    const __m512 scale = _mm512_castps256_ps512(s8);
+    corr = _mm256_fmadd_ps(_mm256_mul_ps(bytes8_to_ps(sm + 8), _mm256_set1_ps(-h2f(blk.dmin))),
+                           _mm256_loadu_ps(a.q.ds + kb), corr);
+    for (int g = 0; g < 4; ++g) {
+      const __m256i v = load256(blk.qs + 32 * g);
+      __m512i q = _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(v), _mm256_srli_epi16(v, 4), 1), m4);
+      if (kFive) {
+        // Bits 2g (first 32 elements) and 2g+1 (next 32) of every qh byte, as a 64-bit mask.
+        const __m256i h = _mm256_srli_epi16(load256(kx_qh_bytes(blk)), 2 * g);
+        const __mmask32 b0 = _mm256_test_epi8_mask(h, _mm256_set1_epi8(1));
+        const __mmask32 b1 = _mm256_test_epi8_mask(h, _mm256_set1_epi8(2));
+        const __mmask64 hb = static_cast<__mmask64>(b0) | static_cast<__mmask64>(b1) << 32;
+        q = _mm512_mask_add_epi8(q, hb, q, _mm512_set1_epi8(0x10));
+      }
+      const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, _mm512_loadu_si512(a.q.qs + 256 * i + 64 * g));
+      const __m512 sc = _mm512_permutexvar_ps(_mm512_add_epi32(pair_idx, _mm512_set1_epi32(2 * g)), scale);
+      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), sc, acc);
+    }
+  }
+  return _mm512_reduce_add_ps(acc) + hsum(corr);
+}
+
+__m512 load16_f32(const void* w, int64_t i) { return _mm512_loadu_ps(static_cast<const float*>(w) + i); }
+__m512 load16_f16(const void* w, int64_t i) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(w) + i)));
+}
+__m512 load16_bf16(const void* w, int64_t i) {
+  const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(w) + i));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+// Float weights: 16 lanes × 4 accumulators; the tail (< 64) goes through the 256-bit kernel.
+template <__m512 (*Load)(const void*, int64_t), __m256 (*Load8)(const void*, int64_t), size_t kElemBytes>
+float dot_float512(const void* w, const ActRow& a, int64_t n) {
+  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    for (int k = 0; k < 4; ++k) acc[k] = _mm512_fmadd_ps(Load(w, i + 16 * k), _mm512_loadu_ps(a.f + i + 16 * k), acc[k]);
+  }
+  float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
+  if (i < n) {
+    ActRow rest;
+    rest.f = a.f + i;
+    s += dot_float<Load8>(static_cast<const uint8_t*>(w) + i * kElemBytes, rest, n - i);
+  }
+  return s;
+}
+
 // ---- lane-interleaved packing --------------------------------------------------------------
 
 template <int LB>
@@ -171,30 +347,40 @@ void pack_w_q6_K(const void* w, int64_t n, uint8_t* dst) {
 
 // ---- integer tile --------------------------------------------------------------------------
 
-// R weight rows × N tokens over all groups; y[t·ldy + r].
+// R weight rows × N tokens over all groups; y[t·ldy + r]. The r/t loops must be fully
+// unrolled (pragmas) so the R·N accumulators stay in registers: GCC -O2 does not do it alone.
 template <int LB, int R, int N>
 void int_micro(const uint8_t* w, size_t wstride, const uint8_t* a, size_t astride, int64_t ng, float* y,
                int64_t ldy) {
   __m512 acc[R][N];
+  #pragma GCC unroll 4
   for (int r = 0; r < R; ++r)
+    #pragma GCC unroll 4
     for (int t = 0; t < N; ++t) acc[r][t] = _mm512_setzero_ps();
   for (int64_t g = 0; g < ng; ++g) {
     const size_t off = static_cast<size_t>(g) * kGroupBytes<LB>;
     __m512i isum[R][N];
+    #pragma GCC unroll 4
     for (int r = 0; r < R; ++r)
+      #pragma GCC unroll 4
       for (int t = 0; t < N; ++t) isum[r][t] = _mm512_setzero_si512();
 #pragma GCC unroll 8
     for (int v = 0; v < LB / 4; ++v) {
       __m512i wv[R];
+      #pragma GCC unroll 4
       for (int r = 0; r < R; ++r) wv[r] = _mm512_loadu_si512(w + r * wstride + off + 64 * v);
+      #pragma GCC unroll 4
       for (int t = 0; t < N; ++t) {
         const __m512i av = _mm512_loadu_si512(a + t * astride + off + 64 * v);
+        #pragma GCC unroll 4
         for (int r = 0; r < R; ++r) isum[r][t] = _mm512_dpbusd_epi32(isum[r][t], wv[r], av);
       }
     }
+    #pragma GCC unroll 4
     for (int t = 0; t < N; ++t) {
       const float* at = reinterpret_cast<const float*>(a + t * astride + off + 16 * LB);
       const __m512 da = _mm512_loadu_ps(at), das = _mm512_loadu_ps(at + 16);
+      #pragma GCC unroll 4
       for (int r = 0; r < R; ++r) {
         const float* wr = reinterpret_cast<const float*>(w + r * wstride + off + 16 * LB);
         const __m512 scale = _mm512_mul_ps(_mm512_loadu_ps(wr), da);
@@ -203,7 +389,9 @@ void int_micro(const uint8_t* w, size_t wstride, const uint8_t* a, size_t astrid
       }
     }
   }
+  #pragma GCC unroll 4
   for (int r = 0; r < R; ++r)
+    #pragma GCC unroll 4
     for (int t = 0; t < N; ++t) y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
@@ -290,18 +478,25 @@ template <int R, int N>
 struct FloatMicro {
   static void run(const uint8_t* wb, size_t ws, const uint8_t* ab, size_t as, int64_t n, float* y, int64_t ldy) {
     __m512 acc[R][N];
+    #pragma GCC unroll 4
     for (int r = 0; r < R; ++r)
+      #pragma GCC unroll 4
       for (int t = 0; t < N; ++t) acc[r][t] = _mm512_setzero_ps();
     const int64_t np = pad16(n);
     for (int64_t k = 0; k < np; k += 16) {
       __m512 wv[R];
+      #pragma GCC unroll 4
       for (int r = 0; r < R; ++r) wv[r] = _mm512_loadu_ps(reinterpret_cast<const float*>(wb + r * ws) + k);
+      #pragma GCC unroll 4
       for (int t = 0; t < N; ++t) {
         const __m512 av = _mm512_loadu_ps(reinterpret_cast<const float*>(ab + t * as) + k);
+        #pragma GCC unroll 4
         for (int r = 0; r < R; ++r) acc[r][t] = _mm512_fmadd_ps(wv[r], av, acc[r][t]);
       }
     }
+    #pragma GCC unroll 4
     for (int r = 0; r < R; ++r)
+      #pragma GCC unroll 4
       for (int t = 0; t < N; ++t) y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
   }
 };
@@ -340,17 +535,17 @@ constexpr IsaKernels make_table() {
     k.vec_dot[static_cast<int>(s)] = dot;
     k.gemm[static_cast<int>(s)] = gemm;
   };
-  set(WSlot::F32, dot_float<load8_f32>, float_gemm(pack_w_f32));
-  set(WSlot::F16, dot_float<load8_f16>, float_gemm(pack_w_half<false>));
-  set(WSlot::BF16, dot_float<load8_bf16>, float_gemm(pack_w_half<true>));
-  set(WSlot::Q8_0, dot_legacy<FmtQ8_0Biased>, int_gemm<32>(pack_w_legacy<FmtQ8_0Biased>));
-  set(WSlot::Q4_0, dot_legacy<FmtQ4_0>, int_gemm<32>(pack_w_legacy<FmtQ4_0>));
-  set(WSlot::Q4_1, dot_legacy<FmtQ4_1>, int_gemm<32>(pack_w_legacy<FmtQ4_1>));
-  set(WSlot::Q5_0, dot_legacy<FmtQ5_0>, int_gemm<32>(pack_w_legacy<FmtQ5_0>));
-  set(WSlot::Q5_1, dot_legacy<FmtQ5_1>, int_gemm<32>(pack_w_legacy<FmtQ5_1>));
-  set(WSlot::IQ4_NL, dot_legacy<FmtIQ4_NLBiased>, int_gemm<32>(pack_w_legacy<FmtIQ4_NLBiased>));
-  set(WSlot::Q4_K, dot_kx<BlockQ4_K, false>, int_gemm<32>(pack_w_kx<BlockQ4_K, false>));
-  set(WSlot::Q5_K, dot_kx<BlockQ5_K, true>, int_gemm<32>(pack_w_kx<BlockQ5_K, true>));
+  set(WSlot::F32, dot_float512<load16_f32, load8_f32, 4>, float_gemm(pack_w_f32));
+  set(WSlot::F16, dot_float512<load16_f16, load8_f16, 2>, float_gemm(pack_w_half<false>));
+  set(WSlot::BF16, dot_float512<load16_bf16, load8_bf16, 2>, float_gemm(pack_w_half<true>));
+  set(WSlot::Q8_0, dot_legacy512<Z_Q8_0>, int_gemm<32>(pack_w_legacy<FmtQ8_0Biased>));
+  set(WSlot::Q4_0, dot_legacy512<Z_Q4_0>, int_gemm<32>(pack_w_legacy<FmtQ4_0>));
+  set(WSlot::Q4_1, dot_legacy512<Z_Q4_1>, int_gemm<32>(pack_w_legacy<FmtQ4_1>));
+  set(WSlot::Q5_0, dot_legacy512<Z_Q5_0>, int_gemm<32>(pack_w_legacy<FmtQ5_0>));
+  set(WSlot::Q5_1, dot_legacy512<Z_Q5_1>, int_gemm<32>(pack_w_legacy<FmtQ5_1>));
+  set(WSlot::IQ4_NL, dot_legacy512<Z_IQ4_NL>, int_gemm<32>(pack_w_legacy<FmtIQ4_NLBiased>));
+  set(WSlot::Q4_K, dot_kx512<BlockQ4_K, false>, int_gemm<32>(pack_w_kx<BlockQ4_K, false>));
+  set(WSlot::Q5_K, dot_kx512<BlockQ5_K, true>, int_gemm<32>(pack_w_kx<BlockQ5_K, true>));
   set(WSlot::Q6_K, dot_q6_K, int_gemm<16>(pack_w_q6_K));
   return k;
 }

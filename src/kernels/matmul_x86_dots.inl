@@ -148,6 +148,8 @@ __m256 lane(__m256 v, int j) { return _mm256_permutevar8x32_ps(v, _mm256_set1_ep
 // The 5th bits of Q5_K (bit 2g of byte l: element 64g+l; bit 2g+1: element 64g+32+l).
 __m256i kx_high_bits(const BlockQ4_K&) { return _mm256_setzero_si256(); }
 __m256i kx_high_bits(const BlockQ5_K& b) { return load256(b.qh); }
+[[maybe_unused]] const uint8_t* kx_qh_bytes(const BlockQ4_K&) { return nullptr; }  // never read (kFive false)
+[[maybe_unused]] const uint8_t* kx_qh_bytes(const BlockQ5_K& b) { return b.qh; }
 
 // Q4_K and Q5_K: 8 sub-blocks of 32 with w = d·sc·q − dmin·m. kFive adds the qh bits.
 template <class Block, bool kFive>
