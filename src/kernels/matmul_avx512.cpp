@@ -151,30 +151,36 @@ struct Z_IQ4_NL {
   }
 };
 
+// Up to 16 blocks from b0: scales and offsets for all, then two blocks per vector. kFull
+// (cnt == 16) lets the pair loop unroll with constant scale-lane indices.
+template <class Z, bool kFull>
+void legacy_group(const typename Z::Block* blocks, const QuantRow& a, int64_t b0, int cnt, __m512& acc, __m512& corr) {
+  const __mmask16 m = static_cast<__mmask16>((1u << cnt) - 1);
+  const Halves h = gather_halves(blocks + b0, sizeof(typename Z::Block), cnt);
+  const __m512 scale = _mm512_mul_ps(h.lo, _mm512_maskz_loadu_ps(m, a.d + b0));
+  const __m512 off = Z::kMin ? h.hi : _mm512_mul_ps(h.lo, _mm512_set1_ps(Z::kOffset));
+  corr = _mm512_fmadd_ps(off, _mm512_maskz_loadu_ps(m, a.ds + b0), corr);
+  const __m512i pair_idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+#pragma GCC unroll 8
+  for (int k = 0; k < (kFull ? 16 : cnt); k += 2) {
+    const int two = kFull || cnt - k >= 2 ? 2 : 1;
+    const __m512i q = Z::codes(blocks + b0 + k, two);
+    const __m512i av = two == 2 ? _mm512_loadu_si512(a.qs + 32 * (b0 + k))
+                                : _mm512_zextsi256_si512(load256(a.qs + 32 * (b0 + k)));
+    const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, av);
+    const __m512 sc = _mm512_permutexvar_ps(_mm512_add_epi32(pair_idx, _mm512_set1_epi32(k)), scale);
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), sc, acc);
+  }
+}
+
 template <class Z>
 float dot_legacy512(const void* w, const ActRow& a, int64_t n) {
-  using Block = typename Z::Block;
-  const Block* blocks = static_cast<const Block*>(w);
+  const auto* blocks = static_cast<const typename Z::Block*>(w);
   const int64_t nb = n / 32;
   __m512 acc = _mm512_setzero_ps(), corr = _mm512_setzero_ps();
-  const __m512i pair_idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-  for (int64_t b0 = 0; b0 < nb; b0 += 16) {
-    const int cnt = nb - b0 < 16 ? static_cast<int>(nb - b0) : 16;
-    const __mmask16 m = static_cast<__mmask16>((1u << cnt) - 1);
-    const Halves h = gather_halves(blocks + b0, sizeof(Block), cnt);
-    const __m512 scale = _mm512_mul_ps(h.lo, _mm512_maskz_loadu_ps(m, a.q.d + b0));
-    const __m512 off = Z::kMin ? h.hi : _mm512_mul_ps(h.lo, _mm512_set1_ps(Z::kOffset));
-    corr = _mm512_fmadd_ps(off, _mm512_maskz_loadu_ps(m, a.q.ds + b0), corr);
-    for (int k = 0; k < cnt; k += 2) {
-      const int two = cnt - k >= 2 ? 2 : 1;
-      const __m512i q = Z::codes(blocks + b0 + k, two);
-      const __m512i av = two == 2 ? _mm512_loadu_si512(a.q.qs + 32 * (b0 + k))
-                                  : _mm512_zextsi256_si512(load256(a.q.qs + 32 * (b0 + k)));
-      const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, av);
-      const __m512 sc = _mm512_permutexvar_ps(_mm512_add_epi32(pair_idx, _mm512_set1_epi32(k)), scale);
-      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), sc, acc);
-    }
-  }
+  int64_t b0 = 0;
+  for (; b0 + 16 <= nb; b0 += 16) legacy_group<Z, true>(blocks, a.q, b0, 16, acc, corr);
+  if (b0 < nb) legacy_group<Z, false>(blocks, a.q, b0, static_cast<int>(nb - b0), acc, corr);
   return _mm512_reduce_add_ps(_mm512_add_ps(acc, corr));
 }
 
