@@ -87,7 +87,7 @@ std::vector<Isa> isas_here() {
 // Column counts: one block, several, and (for 32-element blocks) counts that end inside the
 // 16-block groups of the tiled kernels.
 std::vector<int64_t> col_sizes(DType t) {
-  if (!is_quantized(t)) return {1, 7, 16, 33, 100};
+  if (!is_quantized(t)) return {1, 7, 16, 33, 100, 1100};  // 1100: crosses the 1024-column K blocks
   if (block_elems(t) == 256) return {256, 512, 768};
   return {32, 64, 96, 544, 1056};
 }

@@ -361,7 +361,7 @@ void int_micro(const uint8_t* w, size_t wstride, const uint8_t* a, size_t astrid
   __m512 acc[R][N];
   #pragma GCC unroll 4
   for (int r = 0; r < R; ++r)
-    #pragma GCC unroll 4
+    #pragma GCC unroll 8
     for (int t = 0; t < N; ++t) acc[r][t] = _mm512_setzero_ps();
   for (int64_t g = 0; g < ng; ++g) {
     const size_t off = static_cast<size_t>(g) * kGroupBytes<LB>;
@@ -382,7 +382,7 @@ void int_micro(const uint8_t* w, size_t wstride, const uint8_t* a, size_t astrid
         for (int r = 0; r < R; ++r) isum[r][t] = _mm512_dpbusd_epi32(isum[r][t], wv[r], av);
       }
     }
-    #pragma GCC unroll 4
+    #pragma GCC unroll 8
     for (int t = 0; t < N; ++t) {
       const float* at = reinterpret_cast<const float*>(a + t * astride + off + 16 * LB);
       const __m512 da = _mm512_loadu_ps(at), das = _mm512_loadu_ps(at + 16);
@@ -397,37 +397,33 @@ void int_micro(const uint8_t* w, size_t wstride, const uint8_t* a, size_t astrid
   }
   #pragma GCC unroll 4
   for (int r = 0; r < R; ++r)
-    #pragma GCC unroll 4
+    #pragma GCC unroll 8
     for (int t = 0; t < N; ++t) y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
-constexpr int kTileRows = 4, kTileTokens = 3;
+// Edge dispatch: the largest Micro<r, t> with r ≤ nr, t ≤ nt (nr ≤ R, nt ≤ N).
+template <template <int, int> class Micro, int R, int N>
+void run_micro(int64_t nr, int64_t nt, const uint8_t* w, size_t ws, const uint8_t* a, size_t as, int64_t len,
+               float* y, int64_t ldy, bool add) {
+  if constexpr (R > 1) {
+    if (nr < R) return run_micro<Micro, R - 1, N>(nr, nt, w, ws, a, as, len, y, ldy, add);
+  }
+  if constexpr (N > 1) {
+    if (nt < N) return run_micro<Micro, R, N - 1>(nr, nt, w, ws, a, as, len, y, ldy, add);
+  }
+  Micro<R, N>::run(w, ws, a, as, len, y, ldy, add);
+}
 
-// Runs Micro<R, N> over an n_rows × n_tok block, with smaller kernels on the edges.
-template <template <int, int> class Micro>
+// Runs Micro<R, N> over an n_rows × n_tok block, with smaller kernels on the edges. The R
+// rows stay in L1 while the tokens stream past. `add`: y += instead of y =.
+template <template <int, int> class Micro, int R, int N>
 void tile_loop(const uint8_t* w, size_t wstride, int64_t n_rows, const uint8_t* a, size_t astride, int64_t n_tok,
-               int64_t len, float* y, int64_t ldy) {
-  for (int64_t r = 0; r < n_rows; r += kTileRows) {
-    const int64_t nr = n_rows - r < kTileRows ? n_rows - r : kTileRows;
-    const uint8_t* wr = w + r * wstride;
-    for (int64_t t = 0; t < n_tok; t += kTileTokens) {
-      const int64_t nt = n_tok - t < kTileTokens ? n_tok - t : kTileTokens;
-      const uint8_t* at = a + t * astride;
-      float* yt = y + t * ldy + r;
-      switch (nr * 4 + nt) {
-        case 4 * 4 + 3: Micro<4, 3>::run(wr, wstride, at, astride, len, yt, ldy); break;
-        case 4 * 4 + 2: Micro<4, 2>::run(wr, wstride, at, astride, len, yt, ldy); break;
-        case 4 * 4 + 1: Micro<4, 1>::run(wr, wstride, at, astride, len, yt, ldy); break;
-        case 3 * 4 + 3: Micro<3, 3>::run(wr, wstride, at, astride, len, yt, ldy); break;
-        case 3 * 4 + 2: Micro<3, 2>::run(wr, wstride, at, astride, len, yt, ldy); break;
-        case 3 * 4 + 1: Micro<3, 1>::run(wr, wstride, at, astride, len, yt, ldy); break;
-        case 2 * 4 + 3: Micro<2, 3>::run(wr, wstride, at, astride, len, yt, ldy); break;
-        case 2 * 4 + 2: Micro<2, 2>::run(wr, wstride, at, astride, len, yt, ldy); break;
-        case 2 * 4 + 1: Micro<2, 1>::run(wr, wstride, at, astride, len, yt, ldy); break;
-        case 1 * 4 + 3: Micro<1, 3>::run(wr, wstride, at, astride, len, yt, ldy); break;
-        case 1 * 4 + 2: Micro<1, 2>::run(wr, wstride, at, astride, len, yt, ldy); break;
-        default: Micro<1, 1>::run(wr, wstride, at, astride, len, yt, ldy); break;
-      }
+               int64_t len, float* y, int64_t ldy, bool add) {
+  for (int64_t r = 0; r < n_rows; r += R) {
+    const int64_t nr = n_rows - r < R ? n_rows - r : R;
+    for (int64_t t = 0; t < n_tok; t += N) {
+      const int64_t nt = n_tok - t < N ? n_tok - t : N;
+      run_micro<Micro, R, N>(nr, nt, w + r * wstride, wstride, a + t * astride, astride, len, y + t * ldy + r, ldy, add);
     }
   }
 }
@@ -436,7 +432,7 @@ template <int LB>
 struct IntMicro {
   template <int R, int N>
   struct K {
-    static void run(const uint8_t* w, size_t ws, const uint8_t* a, size_t as, int64_t n, float* y, int64_t ldy) {
+    static void run(const uint8_t* w, size_t ws, const uint8_t* a, size_t as, int64_t n, float* y, int64_t ldy, bool) {
       int_micro<LB, R, N>(w, ws, a, as, n_groups<LB>(n), y, ldy);
     }
   };
@@ -444,7 +440,7 @@ struct IntMicro {
 
 template <int LB>
 void int_tile(const uint8_t* w, int64_t n_rows, const uint8_t* acts, int64_t n_tok, int64_t n, float* y, int64_t ldy) {
-  tile_loop<IntMicro<LB>::template K>(w, packed_bytes<LB>(n), n_rows, acts, packed_bytes<LB>(n), n_tok, n, y, ldy);
+  tile_loop<IntMicro<LB>::template K, 4, 3>(w, packed_bytes<LB>(n), n_rows, acts, packed_bytes<LB>(n), n_tok, n, y, ldy, false);
 }
 
 // ---- float weights (F32 / F16 / BF16): converted to F32 rows, FMA tile -----------------------
@@ -480,35 +476,42 @@ void pack_w_half(const void* w, int64_t n, uint8_t* dst) {
   for (; i < pad16(n); ++i) o[i] = 0.f;
 }
 
+// 4 rows × 6 tokens: 24 accumulators, 10 loads per 24 FMAs.
 template <int R, int N>
 struct FloatMicro {
-  static void run(const uint8_t* wb, size_t ws, const uint8_t* ab, size_t as, int64_t n, float* y, int64_t ldy) {
+  static void run(const uint8_t* wb, size_t ws, const uint8_t* ab, size_t as, int64_t n, float* y, int64_t ldy, bool add) {
     __m512 acc[R][N];
-    #pragma GCC unroll 4
+    #pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
-      #pragma GCC unroll 4
+      #pragma GCC unroll 8
       for (int t = 0; t < N; ++t) acc[r][t] = _mm512_setzero_ps();
     const int64_t np = pad16(n);
     for (int64_t k = 0; k < np; k += 16) {
       __m512 wv[R];
-      #pragma GCC unroll 4
+      #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) wv[r] = _mm512_loadu_ps(reinterpret_cast<const float*>(wb + r * ws) + k);
-      #pragma GCC unroll 4
+      #pragma GCC unroll 8
       for (int t = 0; t < N; ++t) {
         const __m512 av = _mm512_loadu_ps(reinterpret_cast<const float*>(ab + t * as) + k);
-        #pragma GCC unroll 4
+        #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) acc[r][t] = _mm512_fmadd_ps(wv[r], av, acc[r][t]);
       }
     }
-    #pragma GCC unroll 4
+    #pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
-      #pragma GCC unroll 4
-      for (int t = 0; t < N; ++t) y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
+      #pragma GCC unroll 8
+      for (int t = 0; t < N; ++t) y[t * ldy + r] = (add ? y[t * ldy + r] : 0.f) + _mm512_reduce_add_ps(acc[r][t]);
   }
 };
 
+// Columns are taken kFloatKc at a time so the 4 weight rows (16 KB) and 6 tokens fit in L1.
+constexpr int64_t kFloatKc = 1024;
+
 void float_tile(const uint8_t* w, int64_t n_rows, const uint8_t* acts, int64_t n_tok, int64_t n, float* y, int64_t ldy) {
-  tile_loop<FloatMicro>(w, f32_bytes(n), n_rows, acts, f32_bytes(n), n_tok, n, y, ldy);
+  for (int64_t k0 = 0; k0 < n; k0 += kFloatKc) {
+    const int64_t len = n - k0 < kFloatKc ? n - k0 : kFloatKc;
+    tile_loop<FloatMicro, 4, 6>(w + 4 * k0, f32_bytes(n), n_rows, acts + 4 * k0, f32_bytes(n), n_tok, len, y, ldy, k0 > 0);
+  }
 }
 
 // ---- table -------------------------------------------------------------------------------
