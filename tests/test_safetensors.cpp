@@ -17,10 +17,21 @@ using trellis::test::shared_path;
 
 namespace {
 
+// A per-process scratch directory, removed when the test binary exits.
+struct ScratchDir {
+  std::filesystem::path path;
+  ScratchDir() : path(std::filesystem::temp_directory_path() / ("trellis_st_test_" + std::to_string(::getpid()))) {
+    std::filesystem::create_directories(path);
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
 std::string tmp_file(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / ("trellis_st_test_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  return (dir / name).string();
+  static ScratchDir dir;
+  return (dir.path / name).string();
 }
 
 std::vector<uint8_t> slurp(const std::string& path) {

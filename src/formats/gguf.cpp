@@ -223,7 +223,7 @@ void GgufFile::parse_image() {
   }
 
   if (const GgufValue* a = find("general.alignment")) {
-    if (!a->is_integer() || a->int_value <= 0 || a->int_value > (1 << 24) ||
+    if (!a->is_integer() || a->type == GgufType::BOOL || a->int_value <= 0 || a->int_value > (1 << 24) ||
         (a->int_value & (a->int_value - 1)) != 0) {
       fail(label_, ": general.alignment must be a power of two, got ", gguf_value_to_string(*a));
     }

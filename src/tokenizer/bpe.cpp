@@ -1,6 +1,6 @@
+#include "tokenizer/merge_queue.h"
 #include "tokenizer/bpe.h"
 
-#include <queue>
 
 namespace trellis {
 
@@ -27,50 +27,39 @@ struct Node {
   bool alive;
 };
 
-struct Candidate {
-  int32_t rank;
-  int32_t left;
-  int32_t right;
-  int32_t left_id;   // ids when queued: a changed side makes the entry stale
-  int32_t right_id;
-  int32_t result;
-};
-
-// Lowest rank first, then leftmost.
-struct CandidateAfter {
-  bool operator()(const Candidate& a, const Candidate& b) const {
-    return a.rank > b.rank || (a.rank == b.rank && a.left > b.left);
-  }
-};
+// A queued pair as one integer, (rank << 32) | left, so that the heap stays small and its
+// order is lowest rank first, then leftmost. An entry is acted on only if the pair now at
+// `left` still merges with that rank: entries with equal keys are interchangeable, so this
+// makes the same merges in the same order as tracking each entry's exact pair.
+using Candidate = uint64_t;
 
 class MergeSession {
  public:
-  MergeSession(const BpeMerges& merges, const std::vector<BpeSymbol>& symbols) : merges_(merges) {
+  MergeSession(const BpeMerges& merges, const std::vector<BpeSymbol>& symbols)
+      : merges_(merges), queue_(symbols.size()) {
     nodes_.reserve(symbols.size());
     const int32_t n = static_cast<int32_t>(symbols.size());
     for (int32_t i = 0; i < n; ++i) {
       nodes_.push_back({symbols[i].id, i - 1, i + 1 < n ? i + 1 : -1, symbols[i].start, symbols[i].len, true});
     }
-    std::vector<Candidate> storage;
-    storage.reserve(symbols.size());
-    queue_ = decltype(queue_)(CandidateAfter{}, std::move(storage));
   }
 
   void run(std::vector<BpeSymbol>& out) {
     for (int32_t i = 0; i + 1 < static_cast<int32_t>(nodes_.size()); ++i) consider(i, i + 1);
-    while (!queue_.empty()) {
-      const Candidate c = queue_.top();
-      queue_.pop();
-      Node& l = nodes_[c.left];
-      Node& r = nodes_[c.right];
-      if (!l.alive || !r.alive || l.next != c.right || l.id != c.left_id || r.id != c.right_id) continue;
-      l.id = c.result;
+    for (Candidate c; queue_.pop(&c);) {
+      const int32_t left = static_cast<int32_t>(c & 0xFFFFFFFFu);
+      Node& l = nodes_[left];
+      if (!l.alive || l.next < 0 || l.id < 0) continue;
+      Node& r = nodes_[l.next];
+      const BpeMerges::Merge* m = r.id < 0 ? nullptr : merges_.find(l.id, r.id);
+      if (!m || static_cast<uint64_t>(m->rank) != (c >> 32)) continue;
+      l.id = m->result;
       l.len += r.len;
       r.alive = false;
       l.next = r.next;
-      if (r.next >= 0) nodes_[r.next].prev = c.left;
-      consider(l.prev, c.left);
-      consider(c.left, l.next);
+      if (r.next >= 0) nodes_[r.next].prev = left;
+      consider(l.prev, left);
+      consider(left, l.next);
     }
     out.clear();
     for (int32_t i = nodes_.empty() ? -1 : 0; i != -1; i = nodes_[i].next) {
@@ -83,12 +72,12 @@ class MergeSession {
     if (left < 0 || right < 0) return;
     const int32_t lid = nodes_[left].id, rid = nodes_[right].id;
     if (lid < 0 || rid < 0) return;
-    if (const BpeMerges::Merge* m = merges_.find(lid, rid)) queue_.push({m->rank, left, right, lid, rid, m->result});
+    if (const BpeMerges::Merge* m = merges_.find(lid, rid)) queue_.push((uint64_t(uint32_t(m->rank)) << 32) | uint32_t(left));
   }
 
   const BpeMerges& merges_;
   std::vector<Node> nodes_;
-  std::priority_queue<Candidate, std::vector<Candidate>, CandidateAfter> queue_;
+  MergeQueue queue_;
 };
 
 }  // namespace

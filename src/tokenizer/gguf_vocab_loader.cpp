@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "formats/gguf.h"
+#include "tokenizer/spm.h"
 
 namespace trellis {
 
@@ -79,6 +80,8 @@ void load_special_ids(const GgufFile& f, Vocab& vocab) {
   for (const auto& k : keys) {
     if (!f.has(k.key)) continue;
     const int64_t id = f.get_int(k.key);
+    // Converters write -1 (often as uint32 0xFFFFFFFF) for "no such token".
+    if (id == -1 || id == 0xFFFFFFFFll) continue;
     if (id < 0 || id >= vocab.size()) fail(f.path(), ": ", k.key, ": id ", id, " is outside the vocabulary (size ", vocab.size(), ")");
     *k.id = static_cast<int32_t>(id);
   }
@@ -110,6 +113,7 @@ void configure_spm(const GgufFile& f, TokenizerModel& m) {
   m.piece_style = PieceStyle::Spm;
   m.add_space_prefix = f.get_bool("tokenizer.ggml.add_space_prefix", true);
   m.strip_leading_space = m.add_space_prefix;
+  m.spm_split_words = spm_pieces_split_at_spaces(m.vocab);
   // llama.cpp's defaults for SentencePiece vocabs, used when the ids are not given.
   Vocab& v = m.vocab;
   if (v.size() > 2) v.unk = 0, v.bos = 1, v.eos = 2;

@@ -1,6 +1,7 @@
+#include "tokenizer/merge_queue.h"
 #include "tokenizer/spm.h"
 
-#include <queue>
+#include <cstring>
 #include <unordered_map>
 
 #include "core/error.h"
@@ -17,24 +18,25 @@ struct Symbol {
   uint32_t len;  // 0 once merged into its left neighbour
 };
 
-struct Bigram {
-  int32_t left;
-  int32_t right;
-  float score;
-  uint32_t size;
-};
+// A queued pair as one integer, (descending score << 32) | left, so the heap is small and
+// pops the highest score first, then the leftmost pair (llama.cpp's order). An entry is acted
+// on only if the pair now at `left` still forms a piece of that score: entries with equal
+// keys are interchangeable, so this performs the same merges in the same order as llama.cpp.
+using Bigram = uint64_t;
 
-// Highest score first; equal scores: leftmost first (llama.cpp's comparator).
-struct BigramLess {
-  bool operator()(const Bigram& l, const Bigram& r) const {
-    return l.score < r.score || (l.score == r.score && l.left > r.left);
-  }
-};
+// Maps a score to an integer that sorts in descending score order.
+uint32_t descending_key(float score) {
+  if (score == 0.0f) score = 0.0f;  // -0 and +0 compare equal
+  uint32_t bits;
+  std::memcpy(&bits, &score, sizeof bits);
+  const uint32_t ascending = (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
+  return ~ascending;
+}
 
 class SpmSession {
  public:
   SpmSession(const Vocab& vocab, std::string_view text, const std::string& source)
-      : vocab_(vocab), text_(text), source_(source) {}
+      : vocab_(vocab), text_(text), source_(source), queue_(text.size()) {}
 
   void run(std::vector<int32_t>& out) {
     split_characters();
@@ -60,19 +62,20 @@ class SpmSession {
   }
 
   void merge_all() {
-    while (!queue_.empty()) {
-      const Bigram b = queue_.top();
-      queue_.pop();
-      Symbol& l = symbols_[b.left];
-      Symbol& r = symbols_[b.right];
-      // Stale entry: one side was merged away or grew since the pair was queued.
-      if (l.len == 0 || r.len == 0 || l.len + r.len != b.size) continue;
+    for (Bigram b; queue_.pop(&b);) {
+      const int32_t left = static_cast<int32_t>(b & 0xFFFFFFFFu);
+      Symbol& l = symbols_[left];
+      if (l.len == 0 || l.next < 0) continue;
+      Symbol& r = symbols_[l.next];
+      // Stale entry: the pair at `left` changed and no longer scores what was queued.
+      const int32_t id = vocab_.find(text_.substr(l.start, l.len + r.len));
+      if (id < 0 || descending_key(vocab_.at(id).score) != (b >> 32)) continue;
       l.len += r.len;
       r.len = 0;
       l.next = r.next;
-      if (r.next >= 0) symbols_[r.next].prev = b.left;
-      try_add_bigram(l.prev, b.left);
-      try_add_bigram(b.left, l.next);
+      if (r.next >= 0) symbols_[r.next].prev = left;
+      try_add_bigram(l.prev, left);
+      try_add_bigram(left, l.next);
     }
   }
 
@@ -81,7 +84,7 @@ class SpmSession {
     const std::string_view text = text_.substr(symbols_[left].start, symbols_[left].len + symbols_[right].len);
     const int32_t id = vocab_.find(text);
     if (id < 0) return;
-    queue_.push({left, right, vocab_.at(id).score, static_cast<uint32_t>(text.size())});
+    queue_.push((uint64_t(descending_key(vocab_.at(id).score)) << 32) | uint32_t(left));
     // The latest pair that formed this text is the one a non-token piece splits back into.
     rev_merge_[text] = {left, right};
   }
@@ -115,11 +118,44 @@ class SpmSession {
   std::string_view text_;
   const std::string& source_;
   std::vector<Symbol> symbols_;
-  std::priority_queue<Bigram, std::vector<Bigram>, BigramLess> queue_;
+  MergeQueue queue_;
   std::unordered_map<std::string_view, std::pair<int32_t, int32_t>> rev_merge_;
 };
 
 }  // namespace
+
+namespace {
+constexpr std::string_view kSpace = "\xe2\x96\x81";
+}
+
+bool spm_pieces_split_at_spaces(const Vocab& vocab) {
+  for (int32_t id = 0; id < vocab.size(); ++id) {
+    std::string_view t = vocab.at(id).text;
+    while (t.substr(0, kSpace.size()) == kSpace) t.remove_prefix(kSpace.size());
+    if (t.find(kSpace) != std::string_view::npos) return false;
+  }
+  return true;
+}
+
+std::vector<std::string_view> spm_split_words(std::string_view text) {
+  // Cuts must fall on the character boundaries the merge loop uses (utf8_len_from_lead), which
+  // differ from real UTF-8 where the text is invalid.
+  std::vector<std::string_view> words;
+  size_t start = 0;
+  bool prev_is_space = false;
+  for (size_t pos = 0; pos < text.size();) {
+    const size_t len = std::min(utf8_len_from_lead(static_cast<uint8_t>(text[pos])), text.size() - pos);
+    const bool is_space = text.substr(pos, len) == kSpace;
+    if (is_space && !prev_is_space && pos > start) {
+      words.push_back(text.substr(start, pos - start));
+      start = pos;
+    }
+    prev_is_space = is_space;
+    pos += len;
+  }
+  if (start < text.size()) words.push_back(text.substr(start));
+  return words;
+}
 
 void spm_tokenize(const Vocab& vocab, std::string_view text, std::vector<int32_t>& out, const std::string& source) {
   SpmSession(vocab, text, source).run(out);

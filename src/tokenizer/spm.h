@@ -15,4 +15,13 @@ namespace trellis {
 // Throws Error when a byte has neither a `<0xNN>` token, a one-byte piece nor an unknown token.
 void spm_tokenize(const Vocab& vocab, std::string_view text, std::vector<int32_t>& out, const std::string& source);
 
+// True when no piece has a U+2581 after another character (only leading runs of U+2581), as
+// in SentencePiece vocabularies trained with whitespace splitting. Then no merge can span the
+// start of a U+2581 that follows another character, so the text can be tokenized word by
+// word with the same result (and small, cache-friendly queues).
+bool spm_pieces_split_at_spaces(const Vocab& vocab);
+
+// Cuts escaped text before every U+2581 character that follows another character.
+std::vector<std::string_view> spm_split_words(std::string_view text);
+
 }  // namespace trellis

@@ -84,7 +84,8 @@ void Tokenizer::encode_spm(std::string_view text, bool after_special, std::vecto
       escaped.push_back(c);
     }
   }
-  spm_tokenize(model_->vocab, escaped, out, model_->source);
+  if (!model_->spm_split_words) return spm_tokenize(model_->vocab, escaped, out, model_->source);
+  for (std::string_view word : spm_split_words(escaped)) spm_tokenize(model_->vocab, word, out, model_->source);
 }
 
 void Tokenizer::check_id(int32_t id) const {

@@ -32,6 +32,7 @@ struct TokenizerModel {
 
   // SPM: prepend a space to text that starts the input or follows a special token.
   bool add_space_prefix = true;
+  bool spm_split_words = false;  // see spm_pieces_split_at_spaces
 
   // BPE
   BpeMerges merges;
