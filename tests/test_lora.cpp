@@ -11,6 +11,7 @@
 #include "lora/merge.h"
 #include "lora_test_util.h"
 #include "model/evaluate.h"
+#include "model/session.h"
 
 using namespace trellis;
 using namespace trellis::test;
@@ -177,6 +178,29 @@ TEST(LoraRuntime, KvCacheKeyedByAdapterSet) {
   const std::string k1 = set.key();
   set.set_scale(0, 0.5f);
   EXPECT_NE(k1, set.key());
+}
+
+// Session keeps its cache only while the adapter set and scales stay the same.
+TEST(LoraRuntime, SessionSwitchesAdapterSets) {
+  auto base = load_base("llama_untied", false);
+  AdapterSet set;
+  set.add(LoraAdapter::load_for(lora_path("llama_peft"), *base), 1.0f);
+  ThreadPool pool(1);
+  Session session(*base, pool, SessionOptions{.n_ctx = 64});
+  const std::vector<int32_t> t{1, 7, 42, 99};
+  const int64_t vocab = base->hparams().n_vocab;
+  session.set_adapters(&set, adapter_set_key(&set));
+  const float* got = session.feed(t);
+  auto want = logits_of(*base, t, &set, pool);
+  expect_close(got, want.data() + 3 * vocab, static_cast<size_t>(vocab), 1e-5, "scale 1");
+  set.set_scale(0, 0.5f);
+  session.set_adapters(&set, adapter_set_key(&set));
+  EXPECT_EQ(session.position(), 0);  // a new scale: the old cache is dropped
+  got = session.feed(t);
+  want = logits_of(*base, t, &set, pool);
+  expect_close(got, want.data() + 3 * vocab, static_cast<size_t>(vocab), 1e-5, "scale 0.5");
+  session.set_adapters(&set, adapter_set_key(&set));
+  EXPECT_EQ(session.position(), 4);  // same set: the cache is kept
 }
 
 }  // namespace
