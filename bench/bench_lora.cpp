@@ -211,3 +211,4 @@ BENCHMARK(BM_Decode8_DistinctAdapters)->Apply(thread_args);
 BENCHMARK(BM_AdapterLoad)->Arg(0)->Arg(1)->ArgName("gguf")->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
+BENCHMARK_MAIN();

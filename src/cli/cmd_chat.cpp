@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/lora_options.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "model/generator.h"
@@ -57,6 +58,8 @@ int chat_main(int argc, char** argv) {
   int64_t n_predict = 512;
   app.add_option("--system", system, "system message");
   app.add_option("-n,--n-predict", n_predict, "most tokens per answer")->capture_default_str();
+  LoraOptions lora;
+  lora.add_to(app);
   SamplingOptions sampling;
   sampling.add_to(app);
   RuntimeOptions rt;
@@ -69,6 +72,8 @@ int chat_main(int argc, char** argv) {
   if (tok.chat_template().empty()) fail(model_opt.model_path, ": the model has no chat template");
   ThreadPool pool(resolve_threads(rt.threads));
   Session session(*model, pool, SessionOptions{rt.ctx, rt.kv_dtype(), 256, sp});
+  const auto adapters = lora.load(*model);
+  session.set_adapters(adapters.get(), adapter_set_key(adapters.get()));
   GenerateOptions go;
   go.max_new_tokens = n_predict;
   install_sigint_handler();
