@@ -57,14 +57,14 @@ inline std::string read_text_file(const std::string& path) {
 }
 
 // Runs `program args...` (default: the trellis CLI built with the tests). `env` entries
-// ("NAME=value") are added to the current environment. stdin is /dev/null.
+// ("NAME=value") are added to the current environment. stdin is /dev/null unless stdin_path names a file.
 inline CliResult run_program(const std::string& program, const std::vector<std::string>& args,
-                             const std::vector<std::string>& env = {}) {
+                             const std::vector<std::string>& env = {}, const std::string& stdin_path = "/dev/null") {
   TempDir tmp;
   const std::string out_path = tmp.file("stdout"), err_path = tmp.file("stderr");
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 0, stdin_path.c_str(), O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   std::vector<std::string> argv_s{program};
@@ -95,8 +95,9 @@ inline CliResult run_program(const std::string& program, const std::vector<std::
   return r;
 }
 
-inline CliResult run_cli(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
-  return run_program(cli_path(), args, env);
+inline CliResult run_cli(const std::vector<std::string>& args, const std::vector<std::string>& env = {},
+                         const std::string& stdin_path = "/dev/null") {
+  return run_program(cli_path(), args, env, stdin_path);
 }
 
 // Number of lines in s (a last line without '\n' counts).
