@@ -4,13 +4,14 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
 #include <vector>
 
 namespace trellis::gemm_detail {
+// Internal linkage: each including file (one per instruction set) keeps its own copy.
+namespace {
 
 // Micro-tile: kMr rows of A times one vector-width column strip of width kNr.
-constexpr int64_t kMr = 4;
+constexpr int64_t kMr = 6;
 constexpr int64_t kJobRows = 64;   // rows of C per work item
 constexpr int64_t kJobCols = 128;  // columns of C per work item (B panel packed per item)
 
@@ -37,34 +38,35 @@ void pack_b(const T* B, int64_t N, int64_t K, int64_t n0, int64_t nc, T* out) {
 }
 
 // rows (<= kMr) rows of A times one packed strip; writes w (<= kNr) columns of C.
+// Accumulators are only ever indexed with constants after unrolling and never have their
+// address taken, so they stay in registers.
 template <class T>
 void micro_kernel(int64_t rows, int64_t w, int64_t K, const T* A, int64_t lda, const T* Bp, T* C, int64_t ldc,
                   bool accumulate) {
   using V = typename Vec<T>::type;
   constexpr int64_t kW = Vec<T>::kWidth, kNr = 2 * kW;
-  V acc[kMr][2];
-  for (int64_t i = 0; i < kMr; ++i) acc[i][0] = acc[i][1] = V{};
+  V acc0[kMr], acc1[kMr];
   const T* a[kMr];
-  for (int64_t i = 0; i < kMr; ++i) a[i] = A + std::min(i, rows - 1) * lda;
+#pragma GCC unroll 8
+  for (int64_t i = 0; i < kMr; ++i) {
+    acc0[i] = acc1[i] = V{};
+    a[i] = A + std::min(i, rows - 1) * lda;
+  }
   for (int64_t k = 0; k < K; ++k) {
-    V b0, b1;
-    std::memcpy(&b0, Bp + k * kNr, sizeof(V));
-    std::memcpy(&b1, Bp + k * kNr + kW, sizeof(V));
+    const V b0 = *reinterpret_cast<const V*>(Bp + k * kNr);
+    const V b1 = *reinterpret_cast<const V*>(Bp + k * kNr + kW);
+#pragma GCC unroll 8
     for (int64_t i = 0; i < kMr; ++i) {
       const T s = a[i][k];
-      acc[i][0] += s * b0;
-      acc[i][1] += s * b1;
+      acc0[i] += s * b0;
+      acc1[i] += s * b1;
     }
   }
   for (int64_t i = 0; i < rows; ++i) {
-    T tmp[kNr];
-    std::memcpy(tmp, &acc[i][0], sizeof(V));
-    std::memcpy(tmp + kW, &acc[i][1], sizeof(V));
     T* c = C + i * ldc;
-    if (accumulate) {
-      for (int64_t j = 0; j < w; ++j) c[j] += tmp[j];
-    } else {
-      for (int64_t j = 0; j < w; ++j) c[j] = tmp[j];
+    for (int64_t j = 0; j < w; ++j) {
+      const T v = j < kW ? acc0[i][j] : acc1[i][j - kW];
+      c[j] = accumulate ? c[j] + v : v;
     }
   }
 }
@@ -87,4 +89,5 @@ void gemm_nn_block(int64_t N, int64_t K, const T* A, const T* B, T* C, bool accu
   }
 }
 
+}  // namespace
 }  // namespace trellis::gemm_detail
