@@ -1,7 +1,11 @@
 // Training data: loss masks per format, packing isolation, masked tokens give no gradient.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -9,6 +13,7 @@
 #include "test_paths.h"
 #include "tokenizer/tokenizer.h"
 #include "train/dataset.h"
+#include "train/peft_export.h"
 #include "train/train_model.h"
 
 namespace trellis {
@@ -132,6 +137,52 @@ TEST(TrainData, OnlyLabelTokensContributeGradients) {
   double diff = 0;
   for (size_t i = 0; i < g.size(); ++i) diff += std::fabs(g[i] - params.grads[i]);
   EXPECT_GT(diff, 1e-3);
+}
+
+}  // namespace
+}  // namespace trellis
+
+namespace trellis {
+namespace {
+
+// The GGUF llama base stores q/k rows permuted for interleaved RoPE; the HF base does not.
+// The same LoRA (B rows of q/k permuted the same way for the GGUF base) must give the same
+// loss on both, and both must export the same PEFT tensors (HF order).
+TEST(TrainData, GgufAndHfBasesAgreeAndExportHfOrder) {
+  TRELLIS_REQUIRE_SHARED(kStories);
+  TRELLIS_REQUIRE_SHARED("models/stories260K/hf/model.safetensors");
+  const auto hf = Model::load(test::shared_path("models/stories260K/hf"), test::shared_path(kStories));
+  const Model& gg = stories();
+  ASSERT_EQ(gg.rope_style(), RopeStyle::Interleaved);
+  LoraParams ph(*hf, LoraSpec{}), pg(gg, LoraSpec{});
+  ph.init(9);
+  for (size_t i = 0; i < ph.values.size(); ++i) ph.values[i] += 0.05f * std::sin(0.37f * static_cast<float>(i));
+  pg.values = ph.values;
+  const int64_t hd = gg.hparams().head_dim, half = hd / 2, r = ph.spec().rank;
+  for (const LoraSlot& s : pg.slots()) {
+    if (s.proj != Projection::Q && s.proj != Projection::K) continue;
+    for (int64_t row = 0; row < s.out; ++row) {  // interleaved row 2i+j <- HF row j*half+i
+      const int64_t head = row / hd, k = row % hd, src = head * hd + (k % 2) * half + k / 2;
+      for (int64_t c = 0; c < r; ++c) pg.values[s.b_offset + row * r + c] = ph.values[s.b_offset + src * r + c];
+    }
+  }
+  ThreadPool pool(1);
+  TrainModel th(*hf, ph, pool, {64, false}), tg(gg, pg, pool, {64, false});
+  const Tokenizer& tok = gg.require_tokenizer();
+  std::vector<Example> ex = {example_from_json(R"({"text": "Lily and Tom went to the park to play."})", tok, false)};
+  TrainBatch b;
+  append_window(ex, {0}, b);
+  const double lh = th.forward_loss(b), lg = tg.forward_loss(b);
+  EXPECT_NEAR(lh, lg, 1e-4 * lh);
+  const auto dir = std::filesystem::temp_directory_path() / ("trellis_peft_" + std::to_string(::getpid()));
+  write_peft_adapter(ph, *hf, (dir / "hf").string());
+  write_peft_adapter(pg, gg, (dir / "gguf").string());
+  auto slurp = [](const std::filesystem::path& p) {
+    std::ifstream f(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+  };
+  EXPECT_EQ(slurp(dir / "hf/adapter_model.safetensors"), slurp(dir / "gguf/adapter_model.safetensors"));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
