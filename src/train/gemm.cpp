@@ -1,5 +1,6 @@
 #include "train/gemm.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -47,11 +48,18 @@ void gemm_nn(int64_t M, int64_t N, int64_t K, const T* A, const T* B, T* C, bool
   using namespace gemm_detail;
   if (M <= 0 || N <= 0) return;
   const BlockFn<T> fn = block_fn<T>();
-  const int64_t mb = (M + kJobRows - 1) / kJobRows, nb = (N + kJobCols - 1) / kJobCols;
+  // Work items are column blocks (each packs its B panel once) over as few row blocks as
+  // give every thread work: repacking B for every row block was the main cost.
+  const int64_t nb = (N + kJobCols - 1) / kJobCols;
+  const int threads = pool ? pool->size() : 1;
+  const int64_t m_tiles = (M + kMr - 1) / kMr;
+  const int64_t mb = std::clamp<int64_t>((2 * threads + nb - 1) / nb, 1, m_tiles);
+  const int64_t rows_per = (m_tiles + mb - 1) / mb * kMr;
   auto job = [&](int64_t j, int) {
     const int64_t bm = j / nb, bn = j % nb;
-    const int64_t m0 = bm * kJobRows, n0 = bn * kJobCols;
-    fn(N, K, A, B, C, accumulate, m0, std::min(kJobRows, M - m0), n0, std::min(kJobCols, N - n0));
+    const int64_t m0 = bm * rows_per, n0 = bn * kJobCols;
+    if (m0 >= M) return;
+    fn(N, K, A, B, C, accumulate, m0, std::min(rows_per, M - m0), n0, std::min(kJobCols, N - n0));
   };
   if (!pool || mb * nb == 1 || M * N * K < (1 << 16)) {
     for (int64_t j = 0; j < mb * nb; ++j) job(j, 0);

@@ -12,7 +12,6 @@ namespace {
 
 // Micro-tile: kMr rows of A times one vector-width column strip of width kNr.
 constexpr int64_t kMr = 6;
-constexpr int64_t kJobRows = 64;   // rows of C per work item
 constexpr int64_t kJobCols = 128;  // columns of C per work item (B panel packed per item)
 
 template <class T>

@@ -33,7 +33,7 @@ MemoryPlan plan_with(const MemoryPlanInput& in, bool ckpt) {
   const size_t out_mat = static_cast<size_t>(h.n_vocab * h.n_embd) * sizeof(float);
   // One dequantized copy of the matrix in use (and of the output matrix), plus the gemm's
   // transposed copy of whichever weight it multiplies.
-  p.dequant = (quantized ? max_mat : 0) + (m.output().type != DType::F32 ? out_mat : 0) + std::max(max_mat, out_mat);
+  p.dequant = (quantized ? max_mat : 0) + (m.output().type != DType::F32 ? out_mat : 0) + std::max(max_mat, out_mat) + out_mat;  // + the cached transposed output matrix
   p.lora = lora_params * 4 * sizeof(float);  // values, gradients, AdamW m and v
   const ActivationBytes a = TrainModel::activation_bytes(m, in.lora, in.tokens);
   const auto L = static_cast<size_t>(h.n_layer);

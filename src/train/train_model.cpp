@@ -17,7 +17,7 @@ namespace {
 const float* f32(const TensorView& t) { return reinterpret_cast<const float*>(t.data); }
 
 // Token rows per logits chunk: bounds the [rows, vocab] logits buffer.
-constexpr int64_t kHeadRows = 128;
+constexpr int64_t kHeadRows = 256;
 
 // Counter-based RNG for LoRA dropout: the mask is a pure function of (seed, layer,
 // projection, element), so a recomputed layer (checkpointing) draws the same mask.
@@ -261,13 +261,20 @@ double TrainModel::head(const TrainBatch& b, const float* x, float loss_weight, 
   std::vector<float> xf(N * C), rstd(N), dxf(backward ? N * C : 0, 0.0f);
   rmsnorm_forward(x, f32(model_.output_norm()), xf.data(), rstd.data(), N, C, h.rms_eps);
   const float* W = dense(model_.output(), out_scratch_);
+  // The output matrix is frozen and the largest: transpose it once, not for every chunk.
+  if (out_t_.empty()) {
+    out_t_.resize(static_cast<size_t>(V * C));
+    for (int64_t v = 0; v < V; ++v) {
+      for (int64_t c = 0; c < C; ++c) out_t_[c * V + v] = W[v * C + c];
+    }
+  }
   resize(logits_, kHeadRows * V);
   double total = 0.0;
   for (int64_t r0 = 0; r0 < N; r0 += kHeadRows) {
     const int64_t n = std::min(kHeadRows, N - r0);
     const int32_t* tg = b.targets.data() + r0;
     if (std::none_of(tg, tg + n, [](int32_t t) { return t >= 0; })) continue;
-    gemm_nt(n, V, C, xf.data() + r0 * C, W, logits_.data(), false, &pool_);
+    gemm_nn(n, V, C, xf.data() + r0 * C, out_t_.data(), logits_.data(), false, &pool_);
     total += cross_entropy_forward(logits_.data(), tg, n, V);
     if (!backward) continue;
     cross_entropy_backward(logits_.data(), tg, n, V, loss_weight, logits_.data());  // in place

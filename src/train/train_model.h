@@ -65,7 +65,7 @@ class TrainModel {
   uint64_t dropout_seed_ = 0;
   std::vector<std::unique_ptr<LayerActs>> acts_;  // one per layer, or one shared (checkpointing)
   std::vector<std::vector<float>> layer_inputs_;  // [L+1][N, C]
-  std::vector<float> wscratch_, out_scratch_, dx_, dx2_, logits_, lora_scratch_;
+  std::vector<float> wscratch_, out_scratch_, out_t_, dx_, dx2_, logits_, lora_scratch_;
 };
 
 }  // namespace trellis
