@@ -71,6 +71,39 @@ std::unique_ptr<Model> ModelOptions::load() const {
   return m;
 }
 
+void SamplingOptions::add_to(CLI::App& app) {
+  app.add_option("--temp", params.temperature, "sampling temperature; 0 = greedy")->capture_default_str();
+  app.add_option("--top-k", params.top_k, "keep the k most likely tokens (0 = off)")->capture_default_str();
+  app.add_option("--top-p", params.top_p, "keep the smallest set reaching probability p (1 = off)")->capture_default_str();
+  app.add_option("--min-p", params.min_p, "drop tokens below p x the best one's probability (0 = off)")->capture_default_str();
+  app.add_option("--repeat-penalty", params.repeat_penalty, "penalise recently seen tokens (1 = off)")->capture_default_str();
+  app.add_option("--presence-penalty", params.presence_penalty, "subtract once per seen token")->capture_default_str();
+  app.add_option("--frequency-penalty", params.frequency_penalty, "subtract per occurrence")->capture_default_str();
+  app.add_option("--repeat-last-n", params.penalty_last_n, "tokens the penalties look back over (-1 = all)")->capture_default_str();
+  app.add_option_function<uint64_t>("--seed", [this](uint64_t s) { params.seed = s; seed_given = true; },
+                                    "random seed: the same seed, model, prompt and threads give the same output");
+}
+
+SamplerParams SamplingOptions::resolve() const {
+  SamplerParams p = params;
+  if (!seed_given) p.seed = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  p.validate();
+  return p;
+}
+
+void RuntimeOptions::add_to(CLI::App& app, int64_t default_ctx_hint) {
+  if (default_ctx_hint > 0) ctx = default_ctx_hint;
+  app.add_option("-c,--ctx", ctx, "context size in tokens (0 = the model's, at most 4096)")->capture_default_str();
+  app.add_option("--kv-type", kv_type, "KV cache element type: f32 or f16")->capture_default_str();
+  app.add_option("-t,--threads", threads, "threads (0 = all available cores)")->capture_default_str();
+}
+
+DType RuntimeOptions::kv_dtype() const {
+  if (kv_type == "f32" || kv_type == "F32") return DType::F32;
+  if (kv_type == "f16" || kv_type == "F16") return DType::F16;
+  fail("--kv-type must be f32 or f16, got '", kv_type, "'");
+}
+
 int resolve_threads(int requested) {
   const int cores = available_cores();
   if (requested <= 0) return cores;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "model/model.h"
+#include "sampling/sampler.h"
 
 namespace trellis::cli {
 
@@ -35,6 +36,23 @@ struct ModelOptions {
   std::string tokenizer_path;
   void add_to(CLI::App& app, bool required = true);
   std::unique_ptr<Model> load() const;
+};
+
+// --temp, --top-k, --top-p, --min-p, penalties, --seed.
+struct SamplingOptions {
+  SamplerParams params;
+  bool seed_given = false;
+  void add_to(CLI::App& app);
+  SamplerParams resolve() const;  // a random seed when none was given
+};
+
+// --ctx, --kv-type, -t/--threads shared by the commands that run a model.
+struct RuntimeOptions {
+  int64_t ctx = 0;
+  std::string kv_type = "f32";
+  int threads = 0;
+  void add_to(CLI::App& app, int64_t default_ctx_hint = 0);
+  DType kv_dtype() const;
 };
 
 // -t/--threads (default: all available cores); errors when above the core count.

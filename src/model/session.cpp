@@ -54,3 +54,20 @@ void Session::reset() {
 }
 
 }  // namespace trellis
+
+namespace trellis {
+
+void Session::rewind(int64_t n) {
+  if (n < 0) n = 0;
+  if (n >= static_cast<int64_t>(history_.size())) return;
+  history_.resize(static_cast<size_t>(n));
+  cache_.truncate(n);
+}
+
+int64_t Session::common_prefix(std::span<const int32_t> tokens) const {
+  size_t i = 0;
+  while (i < tokens.size() && i < history_.size() && tokens[i] == history_[i]) ++i;
+  return static_cast<int64_t>(i);
+}
+
+}  // namespace trellis

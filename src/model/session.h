@@ -40,6 +40,10 @@ class Session {
   const float* last_logits() const { return last_logits_.data(); }
 
   void reset();                    // empty history and cache (keeps the adapter set)
+  // Keeps the first n tokens (a prefix shared with the next prompt) and drops the rest.
+  void rewind(int64_t n);
+  // Length of the longest common prefix of the history and `tokens`.
+  int64_t common_prefix(std::span<const int32_t> tokens) const;
   int64_t position() const { return cache_.length(); }
   int64_t n_ctx() const { return cache_.n_ctx(); }
   int64_t room() const { return cache_.n_ctx() - cache_.length(); }
