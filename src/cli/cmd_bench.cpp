@@ -289,9 +289,9 @@ void print_header(const RunFacts& run, const std::vector<Ceilings>& ceilings) {
                 c.threads, c.read_gbps, c.read_isa.c_str(), c.read_buffer_bytes / kMiB, c.fp32_gflops,
                 c.fp32_isa.c_str(), c.int8_gops, c.int8_isa.c_str());
   }
-  std::printf("\n| %-28s | %-7s | %10s | %9s | %2s | %-13s | %17s | %13s | %-15s |\n", "model", "type", "size",
+  std::printf("\n| %-34s | %-7s | %10s | %9s | %2s | %-13s | %17s | %13s | %-15s |\n", "model", "type", "size",
               "params", "t", "test", "t/s", "achieved", "% of ceiling");
-  std::printf("|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", std::string(30, '-').c_str(), std::string(9, '-').c_str(),
+  std::printf("|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", std::string(36, '-').c_str(), std::string(9, '-').c_str(),
               std::string(12, '-').c_str(), std::string(11, '-').c_str(), std::string(4, '-').c_str(),
               std::string(15, '-').c_str(), std::string(19, '-').c_str(), std::string(15, '-').c_str(),
               std::string(17, '-').c_str());
@@ -304,7 +304,7 @@ void print_row(const Row& r, const ModelFacts& f) {
   std::snprintf(pct, sizeof pct, "%.1f%% %s", r.pct, r.ceiling_kind.c_str());
   std::snprintf(size, sizeof size, "%.2f MiB", static_cast<double>(f.weight_bytes) / kMiB);
   // "±" is two bytes but one column: pad by one more.
-  std::printf("| %-28.28s | %-7s | %10s | %9s | %2d | %-13s | %18s | %13s | %-15s |\n", f.name.c_str(),
+  std::printf("| %-34.34s | %-7s | %10s | %9s | %2d | %-13s | %18s | %13s | %-15s |\n", f.name.c_str(),
               f.type.c_str(), size, human_count(static_cast<double>(f.n_params)).c_str(), r.threads,
               r.timing.test.name().c_str(), tps, ach, pct);
   std::fflush(stdout);
@@ -333,13 +333,12 @@ int run_bench(int argc, char** argv) {
   const std::vector<BenchTest> tests = make_tests(a);
   const size_t file_bytes = model_file_bytes(a.model.model_path);
   check_file_fits(a.model.model_path, file_bytes);
-  const std::vector<Ceilings> ceilings = measure_ceilings_isolated(thread_counts);  // before any thread starts
-
   const auto t0 = std::chrono::steady_clock::now();
-  const auto model = a.model.load();
+  const auto model = a.model.load();  // maps the file; starts no thread
   const ModelFacts facts =
       model_facts(*model, file_bytes, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   check_tests_fit(*model, facts, tests, cfg);
+  const std::vector<Ceilings> ceilings = measure_ceilings_isolated(thread_counts);  // before any thread starts
 
   RunFacts run;
   run.cpu = cpu_info();
