@@ -43,6 +43,15 @@ TEST(Bf16, RoundToNearestEven) {
   EXPECT_EQ(fp32_to_bf16(fp32_from_bits(0x3f818000u)), 0x3f82);
 }
 
+// A worker that never gets scheduled must not hold up the caller: the caller takes every
+// chunk itself when the workers are slow to wake.
+TEST(ThreadPool, ManySmallJobsBackToBack) {
+  ThreadPool pool(2);
+  std::atomic<int64_t> sum{0};
+  for (int rep = 0; rep < 20000; ++rep) pool.parallel_for(3, [&](int64_t c, int) { sum.fetch_add(c); });
+  EXPECT_EQ(sum.load(), 20000 * 3);
+}
+
 TEST(ThreadPool, EveryChunkOnce) {
   for (int threads : {1, 2, 3}) {
     ThreadPool pool(threads);
@@ -54,8 +63,7 @@ TEST(ThreadPool, EveryChunkOnce) {
       });
       for (auto& h : hits) ASSERT_EQ(h.load(), 1);
     }
-    std::vector<std::atomic<int>> per_thread(threads);
-    pool.run_on_all([&](int t) { per_thread[t].fetch_add(1); });
-    for (auto& p : per_thread) EXPECT_EQ(p.load(), 1);
+    // Exceptions from any thread reach the caller.
+    EXPECT_THROW(pool.parallel_for(16, [](int64_t c, int) { if (c == 11) throw Error("boom"); }), Error);
   }
 }

@@ -6,6 +6,15 @@
 
 namespace trellis {
 
+namespace {
+inline void cpu_relax() {
+#if defined(__x86_64__)
+  __builtin_ia32_pause();
+#endif
+}
+inline uint32_t generation_of(uint64_t claim) { return static_cast<uint32_t>(claim >> 32); }
+}  // namespace
+
 int available_cores() {
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof(set), &set) == 0) return CPU_COUNT(&set);
@@ -21,41 +30,52 @@ ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_.store(true);
-    generation_.fetch_add(1);
   }
   wake_.notify_all();
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::work(int thread_index) {
-  const auto& fn = *job_;
+void ThreadPool::work(uint32_t generation, int thread_index) {
   for (;;) {
-    const int64_t chunk = next_chunk_.fetch_add(1, std::memory_order_relaxed);
-    if (chunk >= n_chunks_) break;
-    fn(chunk, thread_index);
+    uint64_t c = claim_.load(std::memory_order_acquire);
+    int64_t chunk;
+    for (;;) {
+      if (generation_of(c) != generation) return;
+      chunk = static_cast<int64_t>(c & 0xffffffffu);
+      if (chunk >= n_chunks_.load(std::memory_order_relaxed)) return;
+      if (claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel)) break;
+    }
+    // The job cannot end (and job_ cannot change) while this claimed chunk is unfinished.
+    try {
+      (*job_)(chunk, thread_index);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex_);
+      if (!error_) error_ = std::current_exception();
+    }
+    done_.fetch_add(1, std::memory_order_acq_rel);
   }
 }
 
+void ThreadPool::wait_for_job(uint32_t seen) {
+  const auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(2000);
+  for (int polls = 1;; ++polls) {
+    if (stop_.load(std::memory_order_relaxed) || generation_of(claim_.load(std::memory_order_acquire)) != seen) return;
+    if (polls % 256 == 0 && std::chrono::steady_clock::now() > spin_until) break;
+    cpu_relax();
+  }
+  std::unique_lock<std::mutex> lock(mutex_);
+  wake_.wait(lock, [&] {
+    return stop_.load() || generation_of(claim_.load(std::memory_order_acquire)) != seen;
+  });
+}
+
 void ThreadPool::worker_loop(int thread_index) {
-  uint64_t seen = 0;
+  uint32_t seen = 0;
   for (;;) {
-    // Spin for a short while, then sleep on the condition variable.
-    auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(2000);
-    int polls = 0;
-    while (generation_.load(std::memory_order_acquire) == seen) {
-      if (++polls % 256 == 0 && std::chrono::steady_clock::now() > spin_until) {
-        std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
-        break;
-      }
-#if defined(__x86_64__)
-      __builtin_ia32_pause();
-#endif
-    }
-    seen = generation_.load(std::memory_order_acquire);
+    wait_for_job(seen);
     if (stop_.load()) return;
-    work(thread_index);
-    busy_workers_.fetch_sub(1, std::memory_order_acq_rel);
+    seen = generation_of(claim_.load(std::memory_order_acquire));
+    work(seen, thread_index);
   }
 }
 
@@ -66,41 +86,19 @@ void ThreadPool::parallel_for(int64_t n_chunks, const std::function<void(int64_t
     return;
   }
   job_ = &fn;
-  n_chunks_ = n_chunks;
-  next_chunk_.store(0, std::memory_order_relaxed);
-  busy_workers_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+  n_chunks_.store(n_chunks, std::memory_order_relaxed);
+  done_.store(0, std::memory_order_relaxed);
+  error_ = nullptr;
+  const uint32_t generation = generation_of(claim_.load(std::memory_order_relaxed)) + 1;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    generation_.fetch_add(1, std::memory_order_acq_rel);
+    claim_.store(static_cast<uint64_t>(generation) << 32, std::memory_order_release);
   }
   wake_.notify_all();
-  work(0);
-  while (busy_workers_.load(std::memory_order_acquire) != 0) {
-#if defined(__x86_64__)
-    __builtin_ia32_pause();
-#endif
-  }
+  work(generation, 0);
+  while (done_.load(std::memory_order_acquire) != n_chunks) cpu_relax();
   job_ = nullptr;
-}
-
-void ThreadPool::run_on_all(const std::function<void(int)>& fn) {
-  // Each thread takes exactly one chunk because the chunks are only handed out once a thread
-  // has finished the previous one; to guarantee one per thread we key on thread_index instead.
-  std::vector<std::atomic<bool>> done(n_threads_);
-  for (auto& d : done) d.store(false);
-  std::atomic<int> remaining{n_threads_};
-  parallel_for(static_cast<int64_t>(n_threads_) * 64, [&](int64_t, int t) {
-    if (!done[t].exchange(true)) {
-      fn(t);
-      remaining.fetch_sub(1);
-    }
-    // Keep every thread around until all have run once, so no thread takes two turns.
-    while (remaining.load() != 0) {
-#if defined(__x86_64__)
-      __builtin_ia32_pause();
-#endif
-    }
-  });
+  if (error_) std::rethrow_exception(error_);
 }
 
 }  // namespace trellis

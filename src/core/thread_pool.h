@@ -1,5 +1,7 @@
 // A fixed pool of worker threads, passed explicitly to whoever needs it (never a global).
-// parallel_for hands out chunk indices from an atomic counter; the calling thread works too.
+// parallel_for hands out chunk indices from an atomic counter; the calling thread works too
+// and only waits for the chunks, never for a worker to wake up: a worker that wakes late
+// (descheduled on a busy machine) finds the job's chunks taken and goes back to waiting.
 // Workers spin briefly between jobs (a decode step runs hundreds of small jobs per token)
 // and then sleep, so an idle pool costs nothing.
 #pragma once
@@ -24,26 +26,28 @@ class ThreadPool {
   int size() const { return n_threads_; }
 
   // Runs fn(chunk, thread_index) for every chunk in [0, n_chunks), spread over the pool.
-  // Blocks until all chunks are done. Not re-entrant.
+  // Blocks until all chunks are done. Not re-entrant. An exception thrown by fn is rethrown
+  // here (the first one; the remaining chunks still run).
   void parallel_for(int64_t n_chunks, const std::function<void(int64_t, int)>& fn);
-
-  // Runs fn(thread_index) exactly once on each thread of the pool.
-  void run_on_all(const std::function<void(int)>& fn);
 
  private:
   void worker_loop(int thread_index);
-  void work(int thread_index);
+  // Claims and runs chunks of job `generation` until none are left.
+  void work(uint32_t generation, int thread_index);
+  void wait_for_job(uint32_t seen);
 
   int n_threads_;
   std::vector<std::thread> workers_;
+  // (generation << 32) | next chunk: a claim succeeds only for the job it was meant for.
+  std::atomic<uint64_t> claim_{0};
+  std::atomic<int64_t> n_chunks_{0};
+  std::atomic<int64_t> done_{0};
   const std::function<void(int64_t, int)>* job_ = nullptr;
-  int64_t n_chunks_ = 0;
-  std::atomic<int64_t> next_chunk_{0};
-  std::atomic<int> busy_workers_{0};
-  std::atomic<uint64_t> generation_{0};
   std::atomic<bool> stop_{false};
   std::mutex mutex_;
   std::condition_variable wake_;
+  std::mutex error_mutex_;
+  std::exception_ptr error_;
 };
 
 // Number of hardware threads the process may use (respects the CPU affinity mask).

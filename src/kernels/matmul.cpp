@@ -1,10 +1,15 @@
+// Dispatch, threading and scratch memory for matmul; the arithmetic lives in the per-ISA
+// files behind matmul_kernels.h.
 #include "kernels/matmul.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <new>
 #include <vector>
 
 #include "core/quant.h"
 #include "core/thread_pool.h"
+#include "kernels/matmul_kernels.h"
 #include "kernels/ops.h"
 
 namespace trellis {
@@ -15,33 +20,173 @@ void dequantize_tensor_row(const TensorView& w, int64_t row, float* out) {
 
 namespace {
 
-// Rows per work item: small enough that both cores get work on small matrices.
+// A 64-byte aligned buffer that only grows, so calls after warm-up do not allocate.
+class Scratch {
+ public:
+  Scratch() = default;
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  ~Scratch() { std::free(p_); }
+  uint8_t* get(size_t n) {
+    if (n > cap_) {
+      std::free(p_);
+      cap_ = (n + 4095) / 4096 * 4096;
+      p_ = static_cast<uint8_t*>(std::aligned_alloc(64, cap_));
+      if (p_ == nullptr) {
+        cap_ = 0;
+        throw std::bad_alloc();
+      }
+    }
+    return p_;
+  }
+
+ private:
+  uint8_t* p_ = nullptr;
+  size_t cap_ = 0;
+};
+
+// Activations of the current call, owned by the calling thread (workers only read them).
+Scratch& act_scratch() {
+  thread_local Scratch s;
+  return s;
+}
+// Packed weight rows, one buffer per pool thread.
+Scratch& tile_scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+const IsaKernels& kernels_for(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return avx512_kernels();
+    case Isa::Avx2: return avx2_kernels();
+    case Isa::Scalar: break;
+  }
+  return scalar_kernels();
+}
+
+Isa resolve_isa(const MatmulOptions& opt) {
+  const Isa isa = opt.isa.value_or(active_isa());
+  return isa > detected_isa() ? detected_isa() : isa;
+}
+
+// Rows per work item: small enough that both cores get work on small matrices, large enough
+// that the atomic chunk counter is not contended.
 int64_t rows_per_chunk(int64_t rows, int threads) {
   const int64_t target_chunks = static_cast<int64_t>(threads) * 8;
   return std::clamp<int64_t>(rows / target_chunks, 1, 64);
 }
 
-}  // namespace
+// Runs fn(t) for every token, in parallel when the work is worth a pool dispatch.
+template <class Fn>
+void for_each_token(int64_t n_tokens, int64_t n, ThreadPool& pool, const Fn& fn) {
+  if (n_tokens * n < (1 << 16)) {
+    for (int64_t t = 0; t < n_tokens; ++t) fn(t);
+    return;
+  }
+  pool.parallel_for(n_tokens, [&](int64_t t, int) { fn(t); });
+}
 
-void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
+// One dot kernel per (row, token): the decode path, and prefill where no tile kernel exists
+// (each row is then read from memory once and reused from L1 across the tokens).
+void matmul_vec_dot(const IsaKernels& k, int slot, const TensorView& w, const float* x, int64_t n_tokens,
+                    float* y, ThreadPool& pool) {
+  const int64_t n = w.ne[0], out = w.rows();
+  const VecDotFn dot = k.vec_dot[slot];
+  const bool quantized = !slot_is_float(slot);
+  const size_t qbytes = quant_row_bytes(n);
+  uint8_t* qbuf = quantized ? act_scratch().get(qbytes * static_cast<size_t>(n_tokens)) : nullptr;
+  if (quantized) {
+    for_each_token(n_tokens, n, pool, [&](int64_t t) {
+      const QuantRow q = quant_row_at(qbuf + t * qbytes, n);
+      k.quantize_acts(x + t * n, n, const_cast<int8_t*>(q.qs), const_cast<float*>(q.d), const_cast<float*>(q.ds),
+                      const_cast<float*>(q.ds16));
+    });
+  }
+  const int64_t chunk = rows_per_chunk(out, pool.size());
+  pool.parallel_for((out + chunk - 1) / chunk, [&](int64_t c, int) {
+    const int64_t r1 = std::min(out, (c + 1) * chunk);
+    for (int64_t r = c * chunk; r < r1; ++r) {
+      const void* wr = w.row(r);
+      for (int64_t t = 0; t < n_tokens; ++t) {
+        ActRow a;
+        if (quantized) a.q = quant_row_at(qbuf + t * qbytes, n);
+        else a.f = x + t * n;
+        y[t * out + r] = dot(wr, a, n);
+      }
+    }
+  });
+}
+
+constexpr int64_t kTileRows = 16;              // weight rows packed per work item
+constexpr size_t kActBlockBytes = 256 * 1024;  // packed activations revisited per row block (L2)
+
+// Prefill: activations packed once, then per block of kTileRows weight rows: pack the rows
+// into a per-thread buffer and run the tile kernel over the tokens in L2-sized blocks.
+void matmul_gemm(const GemmKernels& g, const TensorView& w, const float* x, int64_t n_tokens, float* y,
+                 ThreadPool& pool) {
+  const int64_t n = w.ne[0], out = w.rows();
+  const size_t ab = g.act_bytes(n), wb = g.w_bytes(n);
+  uint8_t* acts = act_scratch().get(ab * static_cast<size_t>(n_tokens));
+  for_each_token(n_tokens, n, pool, [&](int64_t t) { g.pack_acts(x + t * n, n, acts + t * ab); });
+  int64_t token_block = std::max<int64_t>(3, static_cast<int64_t>(kActBlockBytes / ab) / 3 * 3);
+  token_block = std::min(token_block, n_tokens);
+  pool.parallel_for((out + kTileRows - 1) / kTileRows, [&](int64_t c, int) {
+    const int64_t r0 = c * kTileRows, nr = std::min(kTileRows, out - r0);
+    uint8_t* buf = tile_scratch().get(wb * static_cast<size_t>(nr));
+    for (int64_t i = 0; i < nr; ++i) g.pack_w_row(w.row(r0 + i), n, buf + i * wb);
+    for (int64_t t0 = 0; t0 < n_tokens; t0 += token_block) {
+      const int64_t nt = std::min(token_block, n_tokens - t0);
+      g.tile(buf, nr, acts + t0 * ab, nt, n, y + t0 * out + r0, out);
+    }
+  });
+}
+
+// Types without dedicated kernels: dequantize each row, then an F32 dot per token.
+void matmul_generic(const TensorView& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
   const int64_t in = w.ne[0], out = w.rows();
   const int64_t chunk = rows_per_chunk(out, pool.size());
-  const int64_t n_chunks = (out + chunk - 1) / chunk;
-  pool.parallel_for(n_chunks, [&](int64_t c, int) {
+  pool.parallel_for((out + chunk - 1) / chunk, [&](int64_t c, int) {
     thread_local std::vector<float> buf;
     if (static_cast<int64_t>(buf.size()) < in) buf.resize(static_cast<size_t>(in));
     const int64_t r0 = c * chunk, r1 = std::min(out, r0 + chunk);
     for (int64_t r = r0; r < r1; ++r) {
-      const float* wr;
-      if (w.type == DType::F32) {
-        wr = reinterpret_cast<const float*>(w.row(r));
-      } else {
-        dequantize_row(w.type, w.row(r), buf.data(), in);
-        wr = buf.data();
-      }
-      for (int64_t t = 0; t < n_tokens; ++t) y[t * out + r] = dot_f32(wr, x + t * in, in);
+      dequantize_row(w.type, w.row(r), buf.data(), in);
+      for (int64_t t = 0; t < n_tokens; ++t) y[t * out + r] = dot_f32(buf.data(), x + t * in, in);
     }
   });
+}
+
+}  // namespace
+
+bool matmul_has_fast_path(DType type) { return weight_slot(type) >= 0; }
+
+bool matmul_has_gemm(DType type, Isa isa) {
+  const int slot = weight_slot(type);
+  return slot >= 0 && isa <= detected_isa() && kernels_for(isa).gemm[slot].valid();
+}
+
+void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
+            const MatmulOptions& opt) {
+  if (n_tokens <= 0) return;
+  const int slot = weight_slot(w.type);
+  if (slot < 0) {
+    matmul_generic(w, x, n_tokens, y, pool);
+    return;
+  }
+  const IsaKernels& k = kernels_for(resolve_isa(opt));
+  const GemmKernels& g = k.gemm[slot];
+  const bool use_gemm = g.valid() && (opt.path == MatmulPath::Gemm ||
+                                      (opt.path == MatmulPath::Auto && n_tokens >= kGemmMinTokens));
+  if (use_gemm) {
+    matmul_gemm(g, w, x, n_tokens, y, pool);
+  } else {
+    matmul_vec_dot(k, slot, w, x, n_tokens, y, pool);
+  }
+}
+
+void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
+  matmul(w, x, n_tokens, y, pool, MatmulOptions{});
 }
 
 void matmul_reference(const TensorView& w, const float* x, int64_t n_tokens, float* y) {

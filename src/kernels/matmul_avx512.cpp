@@ -1,0 +1,568 @@
+// AVX-512 (F/BW/VL/DQ/VNNI/BF16) kernels, reached only through avx512_kernels() after a
+// run-time CPU check.
+//
+// Decode (one token): 256-bit VNNI dots straight from the packed weight blocks (the shared
+// matmul_x86_dots.inl), memory bound.
+//
+// Prefill: weights and activations are repacked once per call into a lane-interleaved
+// layout so that one vpdpbusd lane accumulates a whole quantization block:
+//   group  = 16 lanes × LB bytes (LB = 32, the block size, or 16 for Q6_K's sub-blocks)
+//   vector v of a group (64 bytes) holds, for every lane l, bytes 4v..4v+3 of lane-block l
+//   then 16 floats of per-lane scales and 16 of per-lane offsets / activation sums.
+// LB/4 vpdpbusd then finish 16 blocks at once, and the float work (convert, scale, add) is
+// paid once per 16·LB elements instead of once per block. Weight codes are unsigned
+// (signed formats are biased by 128, the bias folded into the per-lane offset), as vpdpbusd
+// multiplies unsigned by signed bytes.
+#include <immintrin.h>
+
+// GCC 12 reports its own _mm512_undefined_* helpers (used by reduce/cvt intrinsics) as
+// uninitialized; the values are always fully overwritten.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#include <cstring>
+
+#include "core/quant_blocks.h"
+#include "kernels/matmul_kernels.h"
+
+namespace trellis {
+namespace {
+
+__m256i dot_u8(__m256i q, __m256i a) { return _mm256_dpbusd_epi32(_mm256_setzero_si256(), q, a); }
+__m256i dot_s8(__m256i q, __m256i a) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(a, q)),
+                           _mm256_set1_epi16(1));
+}
+
+#include "kernels/matmul_x86_dots.inl"
+
+// ---- activations --------------------------------------------------------------------------
+
+// One 32-element block: codes, scale and the sums of each 16-element half.
+void quantize_block(const float* x, int8_t* q, float* d, int* s0, int* s1) {
+  const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+  const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+  const float db = amax / 127.f;
+  const __m512 id = _mm512_set1_ps(db != 0.f ? 1.f / db : 0.f);
+  const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+  const __m512i q0 = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v0, id)), lo), hi);
+  const __m512i q1 = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v1, id)), lo), hi);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(q), _mm512_cvtepi32_epi8(q0));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 16), _mm512_cvtepi32_epi8(q1));
+  *d = db;
+  *s0 = _mm512_reduce_add_epi32(q0);
+  *s1 = _mm512_reduce_add_epi32(q1);
+}
+
+void quantize_acts_avx512(const float* x, int64_t n, int8_t* qs, float* d, float* ds, float* ds16) {
+  for (int64_t b = 0; b < n / 32; ++b) {
+    int s0, s1;
+    quantize_block(x + 32 * b, qs + 32 * b, d + b, &s0, &s1);
+    ds[b] = d[b] * static_cast<float>(s0 + s1);
+    ds16[2 * b] = d[b] * static_cast<float>(s0);
+    ds16[2 * b + 1] = d[b] * static_cast<float>(s1);
+  }
+}
+
+// ---- decode: two blocks per 512-bit vector -------------------------------------------------
+// Scales of 16 blocks are fetched at once (a gather of the fp16 fields, then one convert), so
+// the per-block float work is one convert + one FMA per two blocks, and the offsets / mins of
+// the formats are applied once per 16 blocks against the activation sums.
+
+// The fp16 at byte `field` of `count` (≤ 16) consecutive blocks of `stride` bytes, as floats;
+// with `high` the fp16 two bytes further (the min of Q4_1 / Q5_1), from the same gather.
+struct Halves {
+  __m512 lo, hi;
+};
+Halves gather_halves(const void* blocks, int stride, int count) {
+  const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                         _mm512_set1_epi32(stride));
+  const __mmask16 m = static_cast<__mmask16>((1u << count) - 1);
+  const __m512i v = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, idx, blocks, 1);
+  return {_mm512_cvtph_ps(_mm512_cvtepi32_epi16(v)), _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(v, 16)))};
+}
+
+// 16 packed bytes of each of two blocks → their 64 nibble codes in element order.
+__m512i nibbles2(const uint8_t* qs0, const uint8_t* qs1) {
+  const __m256i v = _mm256_inserti128_si256(
+      _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs0))),
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs1)), 1);
+  const __m512i x = _mm512_inserti64x4(_mm512_castsi256_si512(v), _mm256_srli_epi16(v, 4), 1);
+  const __m512i q = _mm512_and_si512(x, _mm512_set1_epi8(0x0F));  // [lo0 lo1 hi0 hi1]
+  return _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 1, 4, 5, 2, 3, 6, 7), q);
+}
+
+uint64_t qh_pair(const uint8_t* qh0, const uint8_t* qh1) {
+  uint32_t a, b;
+  std::memcpy(&a, qh0, 4);
+  std::memcpy(&b, qh1, 4);
+  return uint64_t{a} | uint64_t{b} << 32;
+}
+
+// Codes of blocks i and i+1 (count == 1: block i only, upper half zero), unsigned.
+struct Z_Q4_0 {
+  using Block = BlockQ4_0;
+  static constexpr bool kMin = false;
+  static constexpr float kOffset = -8.f;
+  static __m512i codes(const Block* b, int count) { return nibbles2(b[0].qs, b[count - 1].qs); }
+};
+struct Z_Q4_1 {
+  using Block = BlockQ4_1;
+  static constexpr bool kMin = true;
+  static constexpr float kOffset = 0.f;
+  static __m512i codes(const Block* b, int count) { return nibbles2(b[0].qs, b[count - 1].qs); }
+};
+struct Z_Q5_0 {
+  using Block = BlockQ5_0;
+  static constexpr bool kMin = false;
+  static constexpr float kOffset = -16.f;
+  static __m512i codes(const Block* b, int count) {
+    const __mmask64 hi = qh_pair(b[0].qh, b[count - 1].qh);
+    const __m512i q = nibbles2(b[0].qs, b[count - 1].qs);
+    return _mm512_mask_add_epi8(q, hi, q, _mm512_set1_epi8(0x10));
+  }
+};
+struct Z_Q5_1 {
+  using Block = BlockQ5_1;
+  static constexpr bool kMin = true;
+  static constexpr float kOffset = 0.f;
+  static __m512i codes(const Block* b, int count) {
+    const __mmask64 hi = qh_pair(b[0].qh, b[count - 1].qh);
+    const __m512i q = nibbles2(b[0].qs, b[count - 1].qs);
+    return _mm512_mask_add_epi8(q, hi, q, _mm512_set1_epi8(0x10));
+  }
+};
+struct Z_Q8_0 {
+  using Block = BlockQ8_0;
+  static constexpr bool kMin = false;
+  static constexpr float kOffset = -128.f;
+  static __m512i codes(const Block* b, int count) {
+    const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(load256(b[0].qs)), load256(b[count - 1].qs), 1);
+    return _mm512_xor_si512(q, _mm512_set1_epi8(-128));
+  }
+};
+struct Z_IQ4_NL {
+  using Block = BlockIQ4_NL;
+  static constexpr bool kMin = false;
+  static constexpr float kOffset = -128.f;
+  static __m512i codes(const Block* b, int count) {
+    const __m128i lut = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4NLValues)), _mm_set1_epi8(-128));
+    return _mm512_shuffle_epi8(_mm512_broadcast_i32x4(lut), nibbles2(b[0].qs, b[count - 1].qs));
+  }
+};
+
+// Up to 16 blocks from b0: scales and offsets for all, then two blocks per vector. kFull
+// (cnt == 16) lets the pair loop unroll with constant scale-lane indices.
+template <class Z, bool kFull>
+void legacy_group(const typename Z::Block* blocks, const QuantRow& a, int64_t b0, int cnt, __m512& acc, __m512& corr) {
+  const __mmask16 m = static_cast<__mmask16>((1u << cnt) - 1);
+  const Halves h = gather_halves(blocks + b0, sizeof(typename Z::Block), cnt);
+  const __m512 scale = _mm512_mul_ps(h.lo, _mm512_maskz_loadu_ps(m, a.d + b0));
+  const __m512 off = Z::kMin ? h.hi : _mm512_mul_ps(h.lo, _mm512_set1_ps(Z::kOffset));
+  corr = _mm512_fmadd_ps(off, _mm512_maskz_loadu_ps(m, a.ds + b0), corr);
+  const __m512i pair_idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+#pragma GCC unroll 8
+  for (int k = 0; k < (kFull ? 16 : cnt); k += 2) {
+    const int two = kFull || cnt - k >= 2 ? 2 : 1;
+    const __m512i q = Z::codes(blocks + b0 + k, two);
+    const __m512i av = two == 2 ? _mm512_loadu_si512(a.qs + 32 * (b0 + k))
+                                : _mm512_zextsi256_si512(load256(a.qs + 32 * (b0 + k)));
+    const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, av);
+    const __m512 sc = _mm512_permutexvar_ps(_mm512_add_epi32(pair_idx, _mm512_set1_epi32(k)), scale);
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), sc, acc);
+  }
+}
+
+template <class Z>
+float dot_legacy512(const void* w, const ActRow& a, int64_t n) {
+  const auto* blocks = static_cast<const typename Z::Block*>(w);
+  const int64_t nb = n / 32;
+  __m512 acc = _mm512_setzero_ps(), corr = _mm512_setzero_ps();
+  int64_t b0 = 0;
+  for (; b0 + 16 <= nb; b0 += 16) legacy_group<Z, true>(blocks, a.q, b0, 16, acc, corr);
+  if (b0 < nb) legacy_group<Z, false>(blocks, a.q, b0, static_cast<int>(nb - b0), acc, corr);
+  return _mm512_reduce_add_ps(_mm512_add_ps(acc, corr));
+}
+
+// Q4_K / Q5_K: a 64-element group (two sub-blocks) per vector, scales per super-block.
+template <class Block, bool kFive>
+float dot_kx512(const void* w, const ActRow& a, int64_t n) {
+  const Block* blocks = static_cast<const Block*>(w);
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  __m512 acc = _mm512_setzero_ps();
+  __m256 corr = _mm256_setzero_ps();
+  const __m512i pair_idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  for (int64_t i = 0; i < n / 256; ++i) {
+    const Block& blk = blocks[i];
+    uint8_t sm[16];
+    kx_scale_bytes(blk.scales, sm);
+    const int64_t kb = 8 * i;
+    const __m256 s8 = _mm256_mul_ps(_mm256_mul_ps(bytes8_to_ps(sm), _mm256_set1_ps(h2f(blk.d))), _mm256_loadu_ps(a.q.d + kb));
+    const __m512 scale = _mm512_castps256_ps512(s8);
+    corr = _mm256_fmadd_ps(_mm256_mul_ps(bytes8_to_ps(sm + 8), _mm256_set1_ps(-h2f(blk.dmin))),
+                           _mm256_loadu_ps(a.q.ds + kb), corr);
+    for (int g = 0; g < 4; ++g) {
+      const __m256i v = load256(blk.qs + 32 * g);
+      __m512i q = _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(v), _mm256_srli_epi16(v, 4), 1), m4);
+      if (kFive) {
+        // Bits 2g (first 32 elements) and 2g+1 (next 32) of every qh byte, as a 64-bit mask.
+        const __m256i h = _mm256_srli_epi16(load256(kx_qh_bytes(blk)), 2 * g);
+        const __mmask32 b0 = _mm256_test_epi8_mask(h, _mm256_set1_epi8(1));
+        const __mmask32 b1 = _mm256_test_epi8_mask(h, _mm256_set1_epi8(2));
+        const __mmask64 hb = static_cast<__mmask64>(b0) | static_cast<__mmask64>(b1) << 32;
+        q = _mm512_mask_add_epi8(q, hb, q, _mm512_set1_epi8(0x10));
+      }
+      const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, _mm512_loadu_si512(a.q.qs + 256 * i + 64 * g));
+      const __m512 sc = _mm512_permutexvar_ps(_mm512_add_epi32(pair_idx, _mm512_set1_epi32(2 * g)), scale);
+      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), sc, acc);
+    }
+  }
+  return _mm512_reduce_add_ps(acc) + hsum(corr);
+}
+
+__m512 load16_f32(const void* w, int64_t i) { return _mm512_loadu_ps(static_cast<const float*>(w) + i); }
+__m512 load16_f16(const void* w, int64_t i) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(w) + i)));
+}
+__m512 load16_bf16(const void* w, int64_t i) {
+  const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(w) + i));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+// Float weights: 16 lanes × 4 accumulators; the tail (< 64) goes through the 256-bit kernel.
+template <__m512 (*Load)(const void*, int64_t), __m256 (*Load8)(const void*, int64_t), size_t kElemBytes>
+float dot_float512(const void* w, const ActRow& a, int64_t n) {
+  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    for (int k = 0; k < 4; ++k) acc[k] = _mm512_fmadd_ps(Load(w, i + 16 * k), _mm512_loadu_ps(a.f + i + 16 * k), acc[k]);
+  }
+  float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
+  if (i < n) {
+    ActRow rest;
+    rest.f = a.f + i;
+    s += dot_float<Load8>(static_cast<const uint8_t*>(w) + i * kElemBytes, rest, n - i);
+  }
+  return s;
+}
+
+// ---- lane-interleaved packing --------------------------------------------------------------
+
+template <int LB>
+constexpr int64_t kGroupElems = 16 * LB;
+template <int LB>
+constexpr int64_t kGroupBytes = 16 * LB + 128;  // codes, 16 scales, 16 offsets
+
+template <int LB>
+int64_t n_groups(int64_t n) { return (n + kGroupElems<LB> - 1) / kGroupElems<LB>; }
+
+template <int LB>
+size_t packed_bytes(int64_t n) { return static_cast<size_t>(n_groups<LB>(n) * kGroupBytes<LB>); }
+
+// Writes the LB codes of lane `lane` into a group.
+template <int LB>
+void put_lane(uint8_t* group, int lane, const void* codes) {
+  const uint8_t* c = static_cast<const uint8_t*>(codes);
+  for (int v = 0; v < LB / 4; ++v) std::memcpy(group + 64 * v + 4 * lane, c + 4 * v, 4);
+}
+
+template <int LB>
+float* lane_scales(uint8_t* group) { return reinterpret_cast<float*>(group + 16 * LB); }
+template <int LB>
+float* lane_offsets(uint8_t* group) { return reinterpret_cast<float*>(group + 16 * LB + 64); }
+
+// Activations: per lane the block scale d and d·Σq over the lane's elements.
+template <int LB>
+void pack_acts(const float* x, int64_t n, uint8_t* dst) {
+  std::memset(dst, 0, packed_bytes<LB>(n));  // padding lanes stay 0 (and so contribute 0)
+  for (int64_t b = 0; b < n / 32; ++b) {
+    int8_t q[32];
+    float d;
+    int s0, s1;
+    quantize_block(x + 32 * b, q, &d, &s0, &s1);
+    const int64_t e = 32 * b;
+    uint8_t* group = dst + (e / kGroupElems<LB>) * kGroupBytes<LB>;
+    const int lane = static_cast<int>((e % kGroupElems<LB>) / LB);
+    if (LB == 32) {
+      put_lane<LB>(group, lane, q);
+      lane_scales<LB>(group)[lane] = d;
+      lane_offsets<LB>(group)[lane] = d * static_cast<float>(s0 + s1);
+    } else {
+      put_lane<LB>(group, lane, q);
+      put_lane<LB>(group, lane + 1, q + 16);
+      lane_scales<LB>(group)[lane] = lane_scales<LB>(group)[lane + 1] = d;
+      lane_offsets<LB>(group)[lane] = d * static_cast<float>(s0);
+      lane_offsets<LB>(group)[lane + 1] = d * static_cast<float>(s1);
+    }
+  }
+}
+
+// Legacy formats: one block per lane.
+template <class Fmt>
+void pack_w_legacy(const void* w, int64_t n, uint8_t* dst) {
+  std::memset(dst, 0, packed_bytes<32>(n));
+  const auto* blocks = static_cast<const typename Fmt::Block*>(w);
+  for (int64_t b = 0; b < n / 32; ++b) {
+    uint8_t codes[32];
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(codes), Fmt::codes(blocks[b]));
+    uint8_t* group = dst + (b / 16) * kGroupBytes<32>;
+    const int lane = static_cast<int>(b % 16);
+    put_lane<32>(group, lane, codes);
+    const float dw = h2f(blocks[b].d);
+    lane_scales<32>(group)[lane] = dw;
+    lane_offsets<32>(group)[lane] = Fmt::offset(blocks[b], dw);
+  }
+}
+
+// Q4_K / Q5_K: a super-block fills half a group (8 lanes of 32).
+template <class Block, bool kFive>
+void pack_w_kx(const void* w, int64_t n, uint8_t* dst) {
+  std::memset(dst, 0, packed_bytes<32>(n));
+  const Block* blocks = static_cast<const Block*>(w);
+  for (int64_t i = 0; i < n / 256; ++i) {
+    const Block& blk = blocks[i];
+    uint8_t codes[256], sm[16];
+    kx_codes<Block, kFive>(blk, codes);
+    kx_scale_bytes(blk.scales, sm);
+    const float d = h2f(blk.d), dmin = h2f(blk.dmin);
+    uint8_t* group = dst + (i / 2) * kGroupBytes<32>;
+    for (int j = 0; j < 8; ++j) {
+      const int lane = static_cast<int>(8 * (i % 2) + j);
+      put_lane<32>(group, lane, codes + 32 * j);
+      lane_scales<32>(group)[lane] = d * sm[j];
+      lane_offsets<32>(group)[lane] = -dmin * sm[8 + j];
+    }
+  }
+}
+
+// Q6_K: a super-block is one group of 16 lanes of 16.
+void pack_w_q6_K(const void* w, int64_t n, uint8_t* dst) {
+  const BlockQ6_K* blocks = static_cast<const BlockQ6_K*>(w);
+  for (int64_t i = 0; i < n / 256; ++i) {
+    uint8_t codes[256];
+    q6k_codes(blocks[i], codes);
+    const float d = h2f(blocks[i].d);
+    uint8_t* group = dst + i * kGroupBytes<16>;
+    for (int j = 0; j < 16; ++j) {
+      put_lane<16>(group, j, codes + 16 * j);
+      lane_scales<16>(group)[j] = d * blocks[i].scales[j];
+      lane_offsets<16>(group)[j] = -32.f * d * blocks[i].scales[j];
+    }
+  }
+}
+
+// ---- integer tile --------------------------------------------------------------------------
+
+// R weight rows × N tokens over all groups; y[t·ldy + r]. The r/t loops must be fully
+// unrolled (pragmas) so the R·N accumulators stay in registers: GCC -O2 does not do it alone.
+template <int LB, int R, int N>
+void int_micro(const uint8_t* w, size_t wstride, const uint8_t* a, size_t astride, int64_t ng, float* y,
+               int64_t ldy) {
+  __m512 acc[R][N];
+  #pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+    #pragma GCC unroll 8
+    for (int t = 0; t < N; ++t) acc[r][t] = _mm512_setzero_ps();
+  for (int64_t g = 0; g < ng; ++g) {
+    const size_t off = static_cast<size_t>(g) * kGroupBytes<LB>;
+    __m512i isum[R][N];
+    #pragma GCC unroll 4
+    for (int r = 0; r < R; ++r)
+      #pragma GCC unroll 4
+      for (int t = 0; t < N; ++t) isum[r][t] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+    for (int v = 0; v < LB / 4; ++v) {
+      __m512i wv[R];
+      #pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) wv[r] = _mm512_loadu_si512(w + r * wstride + off + 64 * v);
+      #pragma GCC unroll 4
+      for (int t = 0; t < N; ++t) {
+        const __m512i av = _mm512_loadu_si512(a + t * astride + off + 64 * v);
+        #pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) isum[r][t] = _mm512_dpbusd_epi32(isum[r][t], wv[r], av);
+      }
+    }
+    #pragma GCC unroll 8
+    for (int t = 0; t < N; ++t) {
+      const float* at = reinterpret_cast<const float*>(a + t * astride + off + 16 * LB);
+      const __m512 da = _mm512_loadu_ps(at), das = _mm512_loadu_ps(at + 16);
+      #pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        const float* wr = reinterpret_cast<const float*>(w + r * wstride + off + 16 * LB);
+        const __m512 scale = _mm512_mul_ps(_mm512_loadu_ps(wr), da);
+        acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][t]), scale, acc[r][t]);
+        acc[r][t] = _mm512_fmadd_ps(_mm512_loadu_ps(wr + 16), das, acc[r][t]);
+      }
+    }
+  }
+  #pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+    #pragma GCC unroll 8
+    for (int t = 0; t < N; ++t) y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
+// Edge dispatch: the largest Micro<r, t> with r ≤ nr, t ≤ nt (nr ≤ R, nt ≤ N).
+template <template <int, int> class Micro, int R, int N>
+void run_micro(int64_t nr, int64_t nt, const uint8_t* w, size_t ws, const uint8_t* a, size_t as, int64_t len,
+               float* y, int64_t ldy, bool add) {
+  if constexpr (R > 1) {
+    if (nr < R) return run_micro<Micro, R - 1, N>(nr, nt, w, ws, a, as, len, y, ldy, add);
+  }
+  if constexpr (N > 1) {
+    if (nt < N) return run_micro<Micro, R, N - 1>(nr, nt, w, ws, a, as, len, y, ldy, add);
+  }
+  Micro<R, N>::run(w, ws, a, as, len, y, ldy, add);
+}
+
+// Runs Micro<R, N> over an n_rows × n_tok block, with smaller kernels on the edges. The R
+// rows stay in L1 while the tokens stream past. `add`: y += instead of y =.
+template <template <int, int> class Micro, int R, int N>
+void tile_loop(const uint8_t* w, size_t wstride, int64_t n_rows, const uint8_t* a, size_t astride, int64_t n_tok,
+               int64_t len, float* y, int64_t ldy, bool add) {
+  for (int64_t r = 0; r < n_rows; r += R) {
+    const int64_t nr = n_rows - r < R ? n_rows - r : R;
+    for (int64_t t = 0; t < n_tok; t += N) {
+      const int64_t nt = n_tok - t < N ? n_tok - t : N;
+      run_micro<Micro, R, N>(nr, nt, w + r * wstride, wstride, a + t * astride, astride, len, y + t * ldy + r, ldy, add);
+    }
+  }
+}
+
+template <int LB>
+struct IntMicro {
+  template <int R, int N>
+  struct K {
+    static void run(const uint8_t* w, size_t ws, const uint8_t* a, size_t as, int64_t n, float* y, int64_t ldy, bool) {
+      int_micro<LB, R, N>(w, ws, a, as, n_groups<LB>(n), y, ldy);
+    }
+  };
+};
+
+template <int LB>
+void int_tile(const uint8_t* w, int64_t n_rows, const uint8_t* acts, int64_t n_tok, int64_t n, float* y, int64_t ldy) {
+  tile_loop<IntMicro<LB>::template K, 4, 3>(w, packed_bytes<LB>(n), n_rows, acts, packed_bytes<LB>(n), n_tok, n, y, ldy, false);
+}
+
+// ---- float weights (F32 / F16 / BF16): converted to F32 rows, FMA tile -----------------------
+
+int64_t pad16(int64_t n) { return (n + 15) / 16 * 16; }
+size_t f32_bytes(int64_t n) { return static_cast<size_t>(pad16(n)) * 4; }
+
+void pack_f32(const float* x, int64_t n, uint8_t* dst) {
+  float* o = reinterpret_cast<float*>(dst);
+  std::memcpy(o, x, static_cast<size_t>(n) * 4);
+  for (int64_t i = n; i < pad16(n); ++i) o[i] = 0.f;
+}
+void pack_w_f32(const void* w, int64_t n, uint8_t* dst) { pack_f32(static_cast<const float*>(w), n, dst); }
+
+template <bool kBf16>
+void pack_w_half(const void* w, int64_t n, uint8_t* dst) {
+  const uint16_t* h = static_cast<const uint16_t*>(w);
+  float* o = reinterpret_cast<float*>(dst);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i));
+    const __m512 f = kBf16 ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16)) : _mm512_cvtph_ps(v);
+    _mm512_storeu_ps(o + i, f);
+  }
+  for (; i < n; ++i) {
+    if (kBf16) {
+      const uint32_t b = uint32_t{h[i]} << 16;
+      std::memcpy(o + i, &b, 4);
+    } else {
+      o[i] = h2f(h[i]);
+    }
+  }
+  for (; i < pad16(n); ++i) o[i] = 0.f;
+}
+
+// 4 rows × 6 tokens: 24 accumulators, 10 loads per 24 FMAs.
+template <int R, int N>
+struct FloatMicro {
+  static void run(const uint8_t* wb, size_t ws, const uint8_t* ab, size_t as, int64_t n, float* y, int64_t ldy, bool add) {
+    __m512 acc[R][N];
+    #pragma GCC unroll 8
+    for (int r = 0; r < R; ++r)
+      #pragma GCC unroll 8
+      for (int t = 0; t < N; ++t) acc[r][t] = _mm512_setzero_ps();
+    const int64_t np = pad16(n);
+    for (int64_t k = 0; k < np; k += 16) {
+      __m512 wv[R];
+      #pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) wv[r] = _mm512_loadu_ps(reinterpret_cast<const float*>(wb + r * ws) + k);
+      #pragma GCC unroll 8
+      for (int t = 0; t < N; ++t) {
+        const __m512 av = _mm512_loadu_ps(reinterpret_cast<const float*>(ab + t * as) + k);
+        #pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) acc[r][t] = _mm512_fmadd_ps(wv[r], av, acc[r][t]);
+      }
+    }
+    #pragma GCC unroll 8
+    for (int r = 0; r < R; ++r)
+      #pragma GCC unroll 8
+      for (int t = 0; t < N; ++t) y[t * ldy + r] = (add ? y[t * ldy + r] : 0.f) + _mm512_reduce_add_ps(acc[r][t]);
+  }
+};
+
+// Columns are taken kFloatKc at a time so the 4 weight rows (16 KB) and 6 tokens fit in L1.
+constexpr int64_t kFloatKc = 1024;
+
+void float_tile(const uint8_t* w, int64_t n_rows, const uint8_t* acts, int64_t n_tok, int64_t n, float* y, int64_t ldy) {
+  for (int64_t k0 = 0; k0 < n; k0 += kFloatKc) {
+    const int64_t len = n - k0 < kFloatKc ? n - k0 : kFloatKc;
+    tile_loop<FloatMicro, 4, 6>(w + 4 * k0, f32_bytes(n), n_rows, acts + 4 * k0, f32_bytes(n), n_tok, len, y, ldy, k0 > 0);
+  }
+}
+
+// ---- table -------------------------------------------------------------------------------
+
+template <int LB>
+constexpr GemmKernels int_gemm(void (*pack_w)(const void*, int64_t, uint8_t*)) {
+  GemmKernels g;
+  g.act_bytes = packed_bytes<LB>;
+  g.pack_acts = pack_acts<LB>;
+  g.w_bytes = packed_bytes<LB>;
+  g.pack_w_row = pack_w;
+  g.tile = int_tile<LB>;
+  return g;
+}
+
+constexpr GemmKernels float_gemm(void (*pack_w)(const void*, int64_t, uint8_t*)) {
+  GemmKernels g;
+  g.act_bytes = f32_bytes;
+  g.pack_acts = pack_f32;
+  g.w_bytes = f32_bytes;
+  g.pack_w_row = pack_w;
+  g.tile = float_tile;
+  return g;
+}
+
+constexpr IsaKernels make_table() {
+  IsaKernels k;
+  k.quantize_acts = quantize_acts_avx512;
+  auto set = [&k](WSlot s, VecDotFn dot, GemmKernels gemm) {
+    k.vec_dot[static_cast<int>(s)] = dot;
+    k.gemm[static_cast<int>(s)] = gemm;
+  };
+  set(WSlot::F32, dot_float512<load16_f32, load8_f32, 4>, float_gemm(pack_w_f32));
+  set(WSlot::F16, dot_float512<load16_f16, load8_f16, 2>, float_gemm(pack_w_half<false>));
+  set(WSlot::BF16, dot_float512<load16_bf16, load8_bf16, 2>, float_gemm(pack_w_half<true>));
+  set(WSlot::Q8_0, dot_legacy512<Z_Q8_0>, int_gemm<32>(pack_w_legacy<FmtQ8_0Biased>));
+  set(WSlot::Q4_0, dot_legacy512<Z_Q4_0>, int_gemm<32>(pack_w_legacy<FmtQ4_0>));
+  set(WSlot::Q4_1, dot_legacy512<Z_Q4_1>, int_gemm<32>(pack_w_legacy<FmtQ4_1>));
+  set(WSlot::Q5_0, dot_legacy512<Z_Q5_0>, int_gemm<32>(pack_w_legacy<FmtQ5_0>));
+  set(WSlot::Q5_1, dot_legacy512<Z_Q5_1>, int_gemm<32>(pack_w_legacy<FmtQ5_1>));
+  set(WSlot::IQ4_NL, dot_legacy512<Z_IQ4_NL>, int_gemm<32>(pack_w_legacy<FmtIQ4_NLBiased>));
+  set(WSlot::Q4_K, dot_kx512<BlockQ4_K, false>, int_gemm<32>(pack_w_kx<BlockQ4_K, false>));
+  set(WSlot::Q5_K, dot_kx512<BlockQ5_K, true>, int_gemm<32>(pack_w_kx<BlockQ5_K, true>));
+  set(WSlot::Q6_K, dot_q6_K, int_gemm<16>(pack_w_q6_K));
+  return k;
+}
+
+constinit const IsaKernels kAvx512Table = make_table();
+
+}  // namespace
+
+const IsaKernels& avx512_kernels() { return kAvx512Table; }
+
+}  // namespace trellis

@@ -1,0 +1,86 @@
+// Internal interface between matmul.cpp (dispatch, threading, scratch buffers) and the
+// per-ISA kernel files matmul_scalar.cpp, matmul_avx2.cpp, matmul_avx512.cpp.
+//
+// The ISA files hold pure kernels over raw pointers: no std containers, no allocation, no
+// calls to inline functions of shared headers. (Inline and template functions are emitted
+// once per object file and the linker keeps one copy, which could be the AVX-512 one.)
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "core/dtype.h"
+
+namespace trellis {
+
+// Weight types with dedicated kernels, in table order.
+enum class WSlot : int { F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q4_K, Q5_K, Q6_K, Count };
+constexpr int kNumSlots = static_cast<int>(WSlot::Count);
+
+// Slot for a weight type, or -1 when only the generic dequantize-and-dot path handles it.
+int weight_slot(DType t);
+inline bool slot_is_float(int slot) { return slot <= static_cast<int>(WSlot::BF16); }
+
+// Activations of one token quantized for the integer kernels. Per 32-element block b:
+// x ≈ d[b]·qs (qs in [-127, 127]); ds[b] = d[b]·Σqs over the block and ds16[j] the same
+// over the 16-element half j. The sums serve weight formats with an offset or a min:
+// Σ w·x = Σ dw·d·Σ(q·a) + cw·ds, where w = dw·q + cw with q the unsigned weight code.
+struct QuantRow {
+  const int8_t* qs = nullptr;
+  const float* d = nullptr;
+  const float* ds = nullptr;
+  const float* ds16 = nullptr;
+};
+
+// One token's activations for a dot kernel: `f` for F32/F16/BF16 weights, `q` otherwise.
+struct ActRow {
+  const float* f = nullptr;
+  QuantRow q;
+};
+
+// Bytes of the QuantRow arrays for n elements (n a multiple of 32), laid out qs|d|ds|ds16.
+inline size_t quant_row_bytes(int64_t n) {
+  return static_cast<size_t>(n) + static_cast<size_t>(n / 32) * 8 + static_cast<size_t>(n / 16) * 4;
+}
+inline QuantRow quant_row_at(uint8_t* base, int64_t n) {
+  QuantRow r;
+  r.qs = reinterpret_cast<const int8_t*>(base);
+  r.d = reinterpret_cast<const float*>(base + n);
+  r.ds = r.d + n / 32;
+  r.ds16 = r.ds + n / 32;
+  return r;
+}
+
+// Quantizes n floats (a multiple of 32) into the arrays of a QuantRow (writable views).
+// Every ISA produces bit-identical output: d = amax/127, q = round-half-even(x / d).
+using QuantizeActsFn = void (*)(const float* x, int64_t n, int8_t* qs, float* d, float* ds, float* ds16);
+
+// Σ_i w_i·x_i over one weight row of n elements.
+using VecDotFn = float (*)(const void* w_row, const ActRow& a, int64_t n);
+
+// Tiled prefill product, optional per ISA and type. The driver packs each token once
+// (pack_acts, act_bytes(n) bytes per token) and each block of weight rows once per call
+// (pack_w_row, w_bytes(n) bytes per row), then calls tile on blocks held in cache:
+// y[t·ldy + r] = Σ w_r·x_t for r < n_rows, t < n_tok.
+struct GemmKernels {
+  size_t (*act_bytes)(int64_t n) = nullptr;
+  void (*pack_acts)(const float* x, int64_t n, uint8_t* dst) = nullptr;
+  size_t (*w_bytes)(int64_t n) = nullptr;
+  void (*pack_w_row)(const void* w_row, int64_t n, uint8_t* dst) = nullptr;
+  void (*tile)(const uint8_t* w, int64_t n_rows, const uint8_t* acts, int64_t n_tok, int64_t n, float* y,
+               int64_t ldy) = nullptr;
+  bool valid() const { return tile != nullptr; }
+};
+
+struct IsaKernels {
+  QuantizeActsFn quantize_acts = nullptr;
+  VecDotFn vec_dot[kNumSlots] = {};
+  GemmKernels gemm[kNumSlots] = {};
+};
+
+// Each returns a table with every quantize_acts / vec_dot filled; gemm entries may be empty.
+// avx2_kernels / avx512_kernels must only be called when the CPU has that ISA.
+const IsaKernels& scalar_kernels();
+const IsaKernels& avx2_kernels();
+const IsaKernels& avx512_kernels();
+
+}  // namespace trellis

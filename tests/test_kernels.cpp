@@ -1,0 +1,284 @@
+// Matmul kernels: every ISA and kernel family against the portable integer kernels (same
+// quantized activations, so only float summation order may differ) and against the exact
+// F32 product (within the activation quantization bound). Inputs are fresh random data; the
+// seed is printed so a failure can be replayed with TRELLIS_TEST_SEED.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/quant.h"
+#include "core/thread_pool.h"
+#include "kernels/cpu_features.h"
+#include "kernels/matmul.h"
+#include "kernels/matmul_kernels.h"
+
+using namespace trellis;
+
+namespace {
+
+uint64_t test_seed() {
+  static const uint64_t seed = [] {
+    const char* env = std::getenv("TRELLIS_TEST_SEED");
+    const uint64_t s = env ? std::strtoull(env, nullptr, 10) : std::random_device{}();
+    std::cout << "[kernels] random seed " << s << " (replay with TRELLIS_TEST_SEED=" << s << ")\n";
+    return s;
+  }();
+  return seed;
+}
+
+// Values with a scale that changes from one 32-element block to the next (as in real
+// activations), and an occasional outlier, so per-block scales and offsets are exercised.
+std::vector<float> random_values(std::mt19937_64& rng, int64_t n) {
+  std::normal_distribution<float> g(0.f, 1.f);
+  std::vector<float> v(static_cast<size_t>(n));
+  float scale = 1.f;
+  for (int64_t i = 0; i < n; ++i) {
+    if (i % 32 == 0) scale = std::exp(g(rng));
+    v[i] = g(rng) * scale + 0.3f * scale;
+    if (g(rng) > 3.f) v[i] *= 8.f;
+  }
+  return v;
+}
+
+struct Weights {
+  std::vector<uint8_t> bytes;
+  std::vector<float> deq;  // the exact values the kernels see
+  TensorView view;
+};
+
+Weights make_weights(std::mt19937_64& rng, DType type, int64_t rows, int64_t cols) {
+  Weights w;
+  const std::vector<float> src = random_values(rng, rows * cols);
+  const size_t rb = row_bytes(type, cols);
+  w.bytes.resize(rb * static_cast<size_t>(rows));
+  w.deq.resize(src.size());
+  for (int64_t r = 0; r < rows; ++r) {
+    quantize_row(type, src.data() + r * cols, w.bytes.data() + r * rb, cols);
+    dequantize_row(type, w.bytes.data() + r * rb, w.deq.data() + r * cols, cols);
+  }
+  w.view.name = "w";
+  w.view.type = type;
+  w.view.ne = {cols, rows, 1, 1};
+  w.view.n_dims = 2;
+  w.view.data = w.bytes.data();
+  w.view.nbytes = w.bytes.size();
+  return w;
+}
+
+int64_t block_elems(DType t) { return dtype_info(t).block_elems; }
+
+const DType kTypes[] = {DType::F32,  DType::F16,    DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_1,
+                        DType::Q5_0, DType::Q5_1, DType::IQ4_NL, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+
+std::vector<Isa> isas_here() {
+  std::vector<Isa> v{Isa::Scalar};
+  if (detected_isa() >= Isa::Avx2) v.push_back(Isa::Avx2);
+  if (detected_isa() >= Isa::Avx512) v.push_back(Isa::Avx512);
+  return v;
+}
+
+// Column counts: one block, several, and (for 32-element blocks) counts that end inside the
+// 16-block groups of the tiled kernels.
+std::vector<int64_t> col_sizes(DType t) {
+  if (!is_quantized(t)) return {1, 7, 16, 33, 100, 1100};  // 1100: crosses the 1024-column K blocks
+  if (block_elems(t) == 256) return {256, 512, 768};
+  return {32, 64, 96, 544, 1056};
+}
+
+// Per output: S = Σ (|w| + 3·max_block|w|)·|x|, the scale of float rounding, and
+// B = Σ_blocks (d_x/2)·Σ|w|, the most that int8 activation quantization (d_x = amax/127) can
+// move the result. The kernels compute Σ dw·d_x·Σ(q·a) + cw·d_x·Σa with unsigned codes q and
+// an offset cw of about the block's largest |w| (8·d for Q4_0, 128·d for biased Q8_0, the min
+// for Q4_1 / K-quants), so their terms and rounding scale with S, not with Σ|w|·|x|.
+struct Bounds {
+  std::vector<double> s, b;
+};
+
+Bounds bounds(const Weights& w, const std::vector<float>& x, int64_t rows, int64_t cols, int64_t T, bool quantized) {
+  Bounds out;
+  out.s.resize(static_cast<size_t>(rows * T));
+  out.b.resize(out.s.size());
+  for (int64_t t = 0; t < T; ++t) {
+    const float* xt = x.data() + t * cols;
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* wr = w.deq.data() + r * cols;
+      double s = 0, b = 0;
+      for (int64_t i0 = 0; i0 < cols; i0 += 32) {
+        const int64_t i1 = std::min(cols, i0 + 32);
+        double amax = 0, wsum = 0, wmax = 0;
+        for (int64_t i = i0; i < i1; ++i) wmax = std::max(wmax, static_cast<double>(std::fabs(wr[i])));
+        if (!quantized) wmax = 0;
+        for (int64_t i = i0; i < i1; ++i) {
+          s += (std::fabs(static_cast<double>(wr[i])) + 3 * wmax) * std::fabs(xt[i]);
+          amax = std::max(amax, static_cast<double>(std::fabs(xt[i])));
+          wsum += std::fabs(wr[i]);
+        }
+        if (quantized) b += amax / 127.0 / 2.0 * wsum;
+      }
+      out.s[t * rows + r] = s;
+      out.b[t * rows + r] = b;
+    }
+  }
+  return out;
+}
+
+constexpr double kEps = 1.2e-7;  // float epsilon, rounded up
+
+// Float rounding allowed between two kernels that see the same quantized inputs, relative to
+// S (see bounds): a few roundings per 32-element block plus the summation of block results.
+// Measured worst cases: 1.6·eps·sqrt(cols/32 + 1) (float weights), 0.3· (quantized); the
+// factor 8 leaves margin while still flagging a single code off by one in a block that
+// matters (KernelTolerance below).
+double rounding_tol(int64_t cols) { return 8 * kEps * std::sqrt(static_cast<double>(cols) / 32.0 + 1.0); }
+
+std::string describe(DType type, Isa isa, MatmulPath path, int64_t rows, int64_t cols, int64_t T) {
+  return std::string(dtype_name(type)) + " isa=" + isa_name(isa) +
+         (path == MatmulPath::Gemm ? " gemm" : " vecdot") + " rows=" + std::to_string(rows) +
+         " cols=" + std::to_string(cols) + " T=" + std::to_string(T);
+}
+
+void check_type(DType type, ThreadPool& pool) {
+  std::mt19937_64 rng(test_seed() ^ static_cast<uint64_t>(type) * 0x9E3779B97F4A7C15ull);
+  const bool quantized = is_quantized(type);
+  for (int64_t cols : col_sizes(type)) {
+    for (int64_t rows : {1, 3, 17, 33}) {
+      const Weights w = make_weights(rng, type, rows, cols);
+      for (int64_t T : {1, 2, 5, 17, 64}) {
+        const std::vector<float> x = random_values(rng, T * cols);
+        const Bounds bd = bounds(w, x, rows, cols, T, quantized);
+        std::vector<float> ref(static_cast<size_t>(rows * T)), base(ref.size()), y(ref.size());
+        matmul_reference(w.view, x.data(), T, ref.data());
+        // The portable kernels: within the quantization bound of the exact product.
+        matmul(w.view, x.data(), T, base.data(), pool, {Isa::Scalar, MatmulPath::VecDot});
+        const double round = rounding_tol(cols);
+        for (size_t i = 0; i < ref.size(); ++i) {
+          ASSERT_LE(std::fabs(base[i] - ref[i]), bd.b[i] * 1.001 + round * bd.s[i] + 1e-30)
+              << describe(type, Isa::Scalar, MatmulPath::VecDot, rows, cols, T) << " output " << i;
+        }
+        for (Isa isa : isas_here()) {
+          for (MatmulPath path : {MatmulPath::VecDot, MatmulPath::Gemm}) {
+            if (path == MatmulPath::Gemm && !matmul_has_gemm(type, isa)) continue;
+            std::fill(y.begin(), y.end(), std::nanf(""));
+            matmul(w.view, x.data(), T, y.data(), pool, {isa, path});
+            for (size_t i = 0; i < ref.size(); ++i) {
+              // Same quantized activations as the portable kernels: only rounding may differ.
+              ASSERT_LE(std::fabs(y[i] - base[i]), round * bd.s[i] + 1e-30)
+                  << describe(type, isa, path, rows, cols, T) << " output " << i << " got " << y[i]
+                  << " portable " << base[i];
+              ASSERT_LE(std::fabs(y[i] - ref[i]), bd.b[i] * 1.001 + 2 * round * bd.s[i] + 1e-30)
+                  << describe(type, isa, path, rows, cols, T) << " output " << i;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+class KernelTypes : public ::testing::TestWithParam<DType> {};
+
+TEST_P(KernelTypes, EveryIsaAndPathMatchesReference) {
+  ThreadPool pool(2);
+  check_type(GetParam(), pool);
+}
+
+INSTANTIATE_TEST_SUITE_P(Kernel, KernelTypes, ::testing::ValuesIn(kTypes),
+                         [](const ::testing::TestParamInfo<DType>& i) { return std::string(dtype_name(i.param)); });
+
+// Every ISA quantizes activations bit-identically (the comparisons above rely on it).
+TEST(KernelQuantizeActs, BitIdenticalAcrossIsas) {
+  std::mt19937_64 rng(test_seed() + 1);
+  const int64_t n = 32 * 40;
+  std::vector<float> x = random_values(rng, n);
+  for (int i = 0; i < 32; ++i) x[i] = 0.f;                       // all-zero block
+  for (int i = 32; i < 64; ++i) x[i] = static_cast<float>(i - 48) * 0.5f;  // exact halves: ties
+  x[64] = -1e30f;                                                // huge value
+  const size_t bytes = quant_row_bytes(n);
+  std::vector<uint8_t> want(bytes), got(bytes);
+  auto run = [&](const IsaKernels& k, std::vector<uint8_t>& buf) {
+    const QuantRow q = quant_row_at(buf.data(), n);
+    k.quantize_acts(x.data(), n, const_cast<int8_t*>(q.qs), const_cast<float*>(q.d), const_cast<float*>(q.ds),
+                    const_cast<float*>(q.ds16));
+  };
+  run(scalar_kernels(), want);
+  const QuantRow q = quant_row_at(want.data(), n);
+  EXPECT_EQ(q.d[0], 0.f);
+  EXPECT_EQ(q.qs[32], -127);  // -16 / (16/127)
+  EXPECT_EQ(q.qs[64], -127);
+  if (detected_isa() >= Isa::Avx2) {
+    run(avx2_kernels(), got);
+    EXPECT_EQ(0, std::memcmp(want.data(), got.data(), bytes)) << "avx2";
+  }
+  if (detected_isa() >= Isa::Avx512) {
+    run(avx512_kernels(), got);
+    EXPECT_EQ(0, std::memcmp(want.data(), got.data(), bytes)) << "avx512";
+  }
+}
+
+// A code off by one in one weight must exceed the rounding tolerance used above. The element
+// picked is the one with the largest |x| in the block contributing most to Σ|w|·|x|.
+TEST(KernelTolerance, DetectsOneCodeOffByOne) {
+  std::mt19937_64 rng(test_seed() + 2);
+  ThreadPool pool(2);
+  const int64_t cols = 1056;
+  Weights w = make_weights(rng, DType::Q4_0, 1, cols);
+  const std::vector<float> x = random_values(rng, cols);
+  const Bounds bd = bounds(w, x, 1, cols, 1, true);
+  int64_t best_blk = 0;
+  double best = -1;
+  for (int64_t b = 0; b < cols / 32; ++b) {
+    double c = 0;
+    for (int64_t i = 32 * b; i < 32 * b + 32; ++i) c += std::fabs(w.deq[i] * x[i]);
+    if (c > best) best = c, best_blk = b;
+  }
+  int64_t j = 0;  // element within the block
+  for (int64_t i = 1; i < 16; ++i) {
+    if (std::fabs(x[32 * best_blk + i]) > std::fabs(x[32 * best_blk + j])) j = i;
+  }
+  float good = 0;
+  matmul(w.view, x.data(), 1, &good, pool, {Isa::Scalar, MatmulPath::VecDot});
+  w.bytes[best_blk * 18 + 2 + j] ^= 0x01;  // low nibble = element j: code ±1
+  for (Isa isa : isas_here()) {
+    float bad = 0;
+    matmul(w.view, x.data(), 1, &bad, pool, {isa, MatmulPath::VecDot});
+    EXPECT_GT(std::fabs(bad - good), 3 * rounding_tol(cols) * bd.s[0]) << isa_name(isa);
+  }
+}
+
+TEST(KernelDispatch, OverrideIsClampedAndRestored) {
+  const Isa before = active_isa();
+  EXPECT_LE(before, detected_isa());
+  set_isa_override(Isa::Scalar);
+  EXPECT_EQ(active_isa(), Isa::Scalar);
+  set_isa_override(Isa::Avx512);
+  EXPECT_EQ(active_isa(), detected_isa());
+  set_isa_override(before);
+  EXPECT_EQ(active_isa(), before);
+  std::cout << "[kernels] detected " << isa_name(detected_isa()) << ", active " << isa_name(active_isa()) << "\n";
+}
+
+// Steady state: the default entry point picks the tiled kernel for prefill and gives the
+// same numbers as forcing it.
+TEST(MatmulAuto, SameAsExplicitPaths) {
+  std::mt19937_64 rng(test_seed() + 3);
+  ThreadPool pool(2);
+  const Weights w = make_weights(rng, DType::Q8_0, 40, 512);
+  for (int64_t T : {int64_t{1}, kGemmMinTokens, int64_t{9}}) {
+    const std::vector<float> x = random_values(rng, T * 512);
+    std::vector<float> a(static_cast<size_t>(40 * T)), b(a.size());
+    matmul(w.view, x.data(), T, a.data(), pool);
+    const MatmulPath p = T >= kGemmMinTokens && matmul_has_gemm(DType::Q8_0, active_isa()) ? MatmulPath::Gemm
+                                                                                              : MatmulPath::VecDot;
+    matmul(w.view, x.data(), T, b.data(), pool, {std::nullopt, p});
+    EXPECT_EQ(a, b) << "T=" << T;
+  }
+}
+
+}  // namespace
