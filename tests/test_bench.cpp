@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_util.h"
+#include "core/error.h"
 #include "core/thread_pool.h"
 #include "kernels/ceilings.h"
 #include "model/bench_runner.h"
@@ -111,6 +112,9 @@ TEST(BenchRunner, RunsTimedRepetitions) {
     EXPECT_GT(r.mean_tps, 0.0) << t.name();
     EXPECT_GE(r.stdev_tps, 0.0) << t.name();
   }
+  cfg.depth_fill = DepthFill::Random;  // the same test over a cache of random K/V values
+  const BenchTiming deep = run_bench_test(*m, pool, BenchTest{0, 4, 16}, cfg);
+  EXPECT_GT(deep.mean_tps, 0.0);
   EXPECT_EQ(model_type_label(*m), "F32");
   EXPECT_FALSE(integer_weights(*m));
   EXPECT_THROW(check_bench_test(*m, BenchTest{0, 4, m->hparams().n_ctx_train}), Error);
@@ -178,6 +182,19 @@ TEST(BenchCli, ModelLargerThanMemory) {
   const CliResult r = run_cli({"bench", "-m", path, "-p", "8", "-n", "4"});
   expect_one_line_error(r);
   EXPECT_NE(r.err.find("available"), std::string::npos) << r.err;
+}
+
+// A context long enough that the KV cache alone exceeds the free memory: refused before the
+// cache is allocated (tiny shape: 4 KiB of F32 K/V per position).
+TEST(BenchCli, KvCacheLargerThanMemory) {
+  TempDir tmp;
+  const std::string path = tmp.file("tiny.gguf");
+  ASSERT_EQ(run_cli({"gen-model", "--shape", "tiny", "--ctx", "16777216", "-o", path}).exit_code, 0);
+  const int64_t depth = static_cast<int64_t>(mem_available_bytes() / 4096 + 1000);
+  if (depth + 4 > 16777216) GTEST_SKIP() << "more free memory than a 16M-position KV cache of the tiny shape";
+  const CliResult r = run_cli({"bench", "-m", path, "-p", "0", "-n", "4", "-d", std::to_string(depth)});
+  expect_one_line_error(r);
+  EXPECT_NE(r.err.find("KV cache"), std::string::npos) << r.err;
 }
 
 TEST(BenchCli, BadKvTypeAndEmptyRun) {

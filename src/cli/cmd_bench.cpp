@@ -31,6 +31,7 @@ struct BenchArgs {
   std::vector<int> threads;
   int repetitions = 5;
   std::string kv_type = "f32";
+  std::string depth_fill = "model";
   bool json = false;
 };
 
@@ -60,9 +61,13 @@ void add_options(CLI::App& app, BenchArgs& a) {
   app.add_option("-d,--depth", a.depths, "tokens already in the cache (filled untimed), comma-separated (default 0)")
       ->delimiter(',');
   app.add_option("-t,--threads", a.threads, "thread counts, comma-separated (default: all cores)")->delimiter(',');
-  app.add_option("-r,--repetitions", a.repetitions, "timed runs per test, after one untimed warm-up (default 5)")
+  app.add_option("-r,--repetitions", a.repetitions, "timed runs per test, after a short untimed warm-up (default 5)")
       ->check(CLI::Range(1, 1000));
   app.add_option("--kv-type", a.kv_type, "KV cache type: f32 or f16 (default f32)");
+  app.add_option("--depth-fill", a.depth_fill,
+                 "how the --depth context is made: model (run D random tokens, default) or random (random K/V "
+                 "values written into the cache: the same attention work, no fill time)")
+      ->check(CLI::IsMember({"model", "random"}));
   app.add_flag("--json", a.json, "print one JSON array (an object per test) and nothing else on stdout");
 }
 
@@ -233,7 +238,7 @@ Row make_row(const BenchTiming& t, const ModelFacts& f, const Hparams& hp, DType
 struct RunFacts {
   CpuInfo cpu;
   size_t peak_rss = 0, rss_limit = 0, max_kv = 0;
-  std::string kv_type;
+  std::string kv_type, depth_fill;
   int repetitions = 0;
 };
 
@@ -258,6 +263,7 @@ json row_to_json(const Row& r, const ModelFacts& f, const RunFacts& run, const C
           {"ceilings", ceilings_to_json(c)},
           {"threads", r.threads},
           {"kv_type", run.kv_type},
+          {"depth_fill", run.depth_fill},
           {"model", f.name},
           {"model_type", f.type},
           {"model_size_bytes", f.weight_bytes},
@@ -280,9 +286,9 @@ std::string human_count(double v) {
 }
 
 void print_header(const RunFacts& run, const std::vector<Ceilings>& ceilings) {
-  std::printf("cpu: %s (%s), LLC %zu MiB\ncommit: %s, kv cache %s, %d repetitions + 1 warm-up\n",
+  std::printf("cpu: %s (%s), LLC %zu MiB\ncommit: %s, kv cache %s, depth fill %s, %d repetitions after a short warm-up\n",
               run.cpu.model.c_str(), join_flags(run.cpu.simd_flags).c_str(), run.cpu.llc_bytes / kMiB,
-              TRELLIS_GIT_COMMIT, run.kv_type.c_str(), run.repetitions);
+              TRELLIS_GIT_COMMIT, run.kv_type.c_str(), run.depth_fill.c_str(), run.repetitions);
   for (const Ceilings& c : ceilings) {
     std::printf("ceilings (-t %d): read %.1f GB/s (%s, %zu MiB buffer), FP32 FMA %.1f GFLOPS (%s), "
                 "int8 dot %.1f GOPS (%s)\n",
@@ -330,6 +336,7 @@ int run_bench(int argc, char** argv) {
   BenchConfig cfg;
   cfg.repetitions = a.repetitions;
   cfg.kv_type = parse_kv_type(a.kv_type);
+  cfg.depth_fill = a.depth_fill == "random" ? DepthFill::Random : DepthFill::Model;
   const std::vector<BenchTest> tests = make_tests(a);
   const size_t file_bytes = model_file_bytes(a.model.model_path);
   check_file_fits(a.model.model_path, file_bytes);
@@ -343,6 +350,7 @@ int run_bench(int argc, char** argv) {
   RunFacts run;
   run.cpu = cpu_info();
   run.kv_type = a.kv_type;
+  run.depth_fill = a.depth_fill;
   run.repetitions = a.repetitions;
   for (const BenchTest& t : tests) run.max_kv = std::max(run.max_kv, kv_cache_bytes(model->hparams(), t.n_ctx(), cfg.kv_type));
   if (!a.json) print_header(run, ceilings);

@@ -9,12 +9,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <sstream>
 
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "kernels/ceilings_kernels.h"
+#include "kernels/cpu_features.h"
 
 namespace trellis {
 
@@ -73,21 +75,14 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-bool has_avx512_level() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-         __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bf16");
-}
-
-bool has_avx2_level() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-}
-
+// The level the matmul kernels run at (TRELLIS_ISA may lower it), so the ceiling is the one
+// those kernels could reach.
 const ceiling_kernels::Set& kernel_set() {
-  if (has_avx512_level()) return ceiling_kernels::avx512_set();
-  if (has_avx2_level()) return ceiling_kernels::avx2_set();
+  switch (active_isa()) {
+    case Isa::Avx512: return ceiling_kernels::avx512_set();
+    case Isa::Avx2: return ceiling_kernels::avx2_set();
+    case Isa::Scalar: break;
+  }
   return ceiling_kernels::scalar_set();
 }
 
@@ -106,12 +101,16 @@ struct Buffer {
   Buffer& operator=(const Buffer&) = delete;
 };
 
-// Slice [begin, end) of `total` bytes for thread i of n, in whole 256-byte blocks.
-std::pair<size_t, size_t> slice(size_t total, int i, int n) {
-  const size_t blocks = total / 256;
-  const size_t b0 = blocks * static_cast<size_t>(i) / static_cast<size_t>(n);
-  const size_t b1 = blocks * static_cast<size_t>(i + 1) / static_cast<size_t>(n);
-  return {b0 * 256, b1 * 256};
+// Work is handed out in many chunks through the pool, as the kernels' work is: a thread that
+// is descheduled (a shared machine) leaves its share to the others instead of stalling the
+// pass, and the rate is what the pool can actually get out of the cores.
+constexpr int kChunksPerThread = 8;
+constexpr size_t kReadChunk = size_t(2) << 20;
+
+double timed_parallel(ThreadPool& pool, int64_t n_chunks, const std::function<void(int64_t)>& fn) {
+  const auto t0 = Clock::now();
+  pool.parallel_for(n_chunks, [&](int64_t c, int) { fn(c); });
+  return seconds_since(t0);
 }
 
 // Iterations of kernel that take about `seconds` on one thread. Calibrated on the calling
@@ -130,19 +129,20 @@ int64_t calibrate_iters(double (*kernel)(int64_t), double seconds, std::atomic<d
   }
 }
 
-// Runs kernel(iters) on every thread at once; returns the best rate (ops/s) over `passes`
-// passes of about `pass_seconds`, timed from the caller: the slowest thread counts.
+// Runs about pool.size() x iters iterations of kernel in chunks over the pool; returns the
+// best rate (ops/s) over `passes` passes of about `pass_seconds`.
 double best_compute_rate(ThreadPool& pool, double (*kernel)(int64_t), int64_t ops_per_iter, double pass_seconds,
                          int passes) {
   std::atomic<double> sink{0.0};
-  const int64_t iters = calibrate_iters(kernel, pass_seconds, sink);
+  const int64_t per_chunk = std::max<int64_t>(1, calibrate_iters(kernel, pass_seconds, sink) / kChunksPerThread);
+  const int64_t n_chunks = static_cast<int64_t>(pool.size()) * kChunksPerThread;
   double best = 1e30;
   for (int p = 0; p < std::max(1, passes); ++p) {
-    const auto t0 = Clock::now();
-    pool.run_on_all([&](int) { sink.store(kernel(iters), std::memory_order_relaxed); });
-    best = std::min(best, seconds_since(t0));
+    best = std::min(best, timed_parallel(pool, n_chunks, [&](int64_t) {
+      sink.store(kernel(per_chunk), std::memory_order_relaxed);
+    }));
   }
-  return static_cast<double>(iters) * static_cast<double>(ops_per_iter) * pool.size() / best;
+  return static_cast<double>(per_chunk * n_chunks) * static_cast<double>(ops_per_iter) / best;
 }
 
 size_t default_read_bytes(size_t llc) {
@@ -187,29 +187,24 @@ size_t last_level_cache_bytes() {
 const char* ceiling_isa() { return kernel_set().fp32_isa; }
 
 double measure_read_bandwidth(ThreadPool& pool, size_t bytes, int passes) {
-  const int n = pool.size();
-  bytes = bytes / (256 * static_cast<size_t>(n)) * (256 * static_cast<size_t>(n));
+  bytes = bytes / kReadChunk * kReadChunk;
   if (bytes == 0) fail("bandwidth buffer too small");
   Buffer buf(bytes);
-  // Each thread touches its own slice first, so its pages sit near it (NUMA first touch).
-  pool.run_on_all([&](int i) {
-    auto [b, e] = slice(bytes, i, n);
-    std::memset(buf.data + b, i + 1, e - b);
+  const auto blocks = static_cast<int64_t>(bytes / kReadChunk);
+  timed_parallel(pool, blocks, [&](int64_t c) {  // fault every page in before timing
+    std::memset(buf.data + static_cast<size_t>(c) * kReadChunk, static_cast<int>(c), kReadChunk);
   });
   const auto sum = kernel_set().read_sum;
   // Each pass sweeps at least 1 GiB so that waking the workers is small next to it.
-  const int sweeps = static_cast<int>(std::max<size_t>(1, (size_t(1) << 30) / bytes));
+  const int64_t sweeps = std::max<int64_t>(1, static_cast<int64_t>((size_t(1) << 30) / bytes));
   std::atomic<uint64_t> sink{0};
   double best = 1e30;
   for (int p = 0; p < std::max(1, passes); ++p) {
-    const auto t0 = Clock::now();
-    pool.run_on_all([&](int i) {
-      auto [b, e] = slice(bytes, i, n);
-      for (int s = 0; s < sweeps; ++s) sink.fetch_add(sum(buf.data + b, e - b), std::memory_order_relaxed);
-    });
-    best = std::min(best, seconds_since(t0));
+    best = std::min(best, timed_parallel(pool, blocks * sweeps, [&](int64_t c) {
+      sink.fetch_add(sum(buf.data + static_cast<size_t>(c % blocks) * kReadChunk, kReadChunk), std::memory_order_relaxed);
+    }));
   }
-  return static_cast<double>(bytes) * sweeps / best / 1e9;
+  return static_cast<double>(bytes) * static_cast<double>(sweeps) / best / 1e9;
 }
 
 double measure_fp32_peak(ThreadPool& pool, double pass_seconds, int passes) {

@@ -22,7 +22,7 @@ struct Ceilings {
 
 struct CeilingOptions {
   size_t read_buffer_bytes = 0;  // 0: 8x the last-level cache, within [256 MiB, 1 GiB]
-  int read_passes = 5;           // the best pass counts (the first ones may still fault pages in)
+  int read_passes = 5;           // the best pass counts
   double compute_pass_seconds = 0.1;
   int compute_passes = 5;
 };
@@ -30,15 +30,15 @@ struct CeilingOptions {
 // Measures all three on every thread of `pool` (a second or so).
 Ceilings measure_ceilings(ThreadPool& pool, const CeilingOptions& opt = {});
 
-// Each thread sums its own slice of a `bytes` buffer with the widest loads available;
+// The threads sum a `bytes` buffer in 2 MiB chunks with the widest loads available;
 // returns the best of `passes` in GB/s.
 double measure_read_bandwidth(ThreadPool& pool, size_t bytes, int passes);
 // Independent FMA (or int8 dot) chains held in registers on every thread; best of passes.
 double measure_fp32_peak(ThreadPool& pool, double pass_seconds, int passes);
 double measure_int8_peak(ThreadPool& pool, double pass_seconds, int passes);
 
-// The instruction sets the ceilings use: "avx512", "avx2" or "scalar" — the same levels the
-// matmul kernels are built for (AVX-512 means F+BW+VL+DQ+VNNI+BF16; AVX2 means AVX2+FMA+F16C).
+// The instruction set the ceilings use: "avx512", "avx2" or "scalar" — active_isa(), the
+// level the matmul kernels run at (kernels/cpu_features.h).
 const char* ceiling_isa();
 
 // Facts about the machine for reports.

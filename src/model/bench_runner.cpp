@@ -55,6 +55,29 @@ void run_once(Forward& fwd, KVCache& cache, const BenchTest& test, std::span<con
   for (size_t i = 0; i < tokens.size(); ++i) feed(fwd, cache, tokens.subspan(i, 1));
 }
 
+// The untimed context before a test: run through the model, or (DepthFill::Random) K/V rows
+// of random values written straight into the cache. Attention does the same work over
+// either; the random fill costs nothing where a model fill of 2048 tokens takes minutes.
+void fill_context(const Hparams& hp, Forward& fwd, KVCache& cache, std::span<const int32_t> context,
+                  const BenchConfig& cfg) {
+  if (context.empty()) return;
+  if (cfg.depth_fill == DepthFill::Model) {
+    feed(fwd, cache, context);
+    return;
+  }
+  std::mt19937_64 rng(cfg.seed ^ 0x9e3779b97f4a7c15ull);
+  std::normal_distribution<float> val(0.0f, 1.0f);
+  std::vector<float> k(static_cast<size_t>(cache.kv_dim())), v(k.size());
+  const auto n = static_cast<int64_t>(context.size());
+  for (int64_t l = 0; l < hp.n_layer; ++l) {
+    for (int64_t p = 0; p < n; ++p) {
+      for (size_t i = 0; i < k.size(); ++i) k[i] = val(rng), v[i] = val(rng);
+      cache.store(l, p, k.data(), v.data());
+    }
+  }
+  cache.set_length(n);
+}
+
 int64_t forward_batch(const BenchTest& test, const BenchConfig& cfg) {
   return std::clamp<int64_t>(std::max(test.is_prompt() ? test.n_prompt : 1, test.depth), 1,
                              std::max<int64_t>(1, cfg.n_batch));
@@ -110,17 +133,19 @@ BenchTiming run_bench_test(const Model& model, ThreadPool& pool, const BenchTest
   const auto tokens = random_tokens(test.n_ctx(), hp.n_vocab, cfg.seed);
   const auto context = std::span<const int32_t>(tokens).first(static_cast<size_t>(test.depth));
   const auto timed = std::span<const int32_t>(tokens).subspan(static_cast<size_t>(test.depth));
-  if (test.depth > 0) feed(fwd, cache, context);  // filled once; each run truncates back to it
+  fill_context(hp, fwd, cache, context, cfg);  // once; each run truncates back to it
 
+  // Untimed warm-up, as llama-bench does it: a short prompt (up to 32 tokens) or one decode
+  // step pages the weights in and wakes the pool without costing a whole run.
+  run_once(fwd, cache, test, timed.first(std::min<size_t>(timed.size(), test.is_prompt() ? 32 : 1)));
   BenchTiming r;
   r.test = test;
   std::vector<double> tps;
-  for (int rep = -1; rep < std::max(1, cfg.repetitions); ++rep) {  // rep -1: untimed warm-up
+  for (int rep = 0; rep < std::max(1, cfg.repetitions); ++rep) {
     cache.truncate(test.depth);
     const auto t0 = Clock::now();
     run_once(fwd, cache, test, timed);
     const double s = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (rep < 0) continue;
     r.seconds.push_back(s);
     tps.push_back(static_cast<double>(test.n_tokens()) / s);
   }

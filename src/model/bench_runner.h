@@ -1,6 +1,6 @@
 // Prompt-processing (pp) and text-generation (tg) benchmarks on a Model, in the manner of
 // llama-bench: pp feeds P random tokens into an empty (or depth-filled) cache, tg decodes N
-// single tokens; each test runs once untimed, then `repetitions` timed runs. Also the
+// single tokens; each test has a short untimed warm-up, then `repetitions` timed runs. Also the
 // per-token work (weight bytes streamed, multiply-adds) that turns tokens/s into GB/s and
 // GOPS against the machine's ceilings (kernels/ceilings.h).
 #pragma once
@@ -27,11 +27,18 @@ struct BenchTest {
   std::string name() const;  // "pp512", "tg128", "tg128@d2048"
 };
 
+// How the untimed context of a test at depth D is made.
+enum class DepthFill {
+  Model,   // D random tokens run through the model (as llama-bench does)
+  Random,  // random K/V values written into the cache: same attention work, no fill time
+};
+
 struct BenchConfig {
   int repetitions = 5;
   DType kv_type = DType::F32;
   int64_t n_batch = 512;  // prompt tokens per forward call (llama-bench's ubatch)
   uint64_t seed = 1234;   // for the random token ids
+  DepthFill depth_fill = DepthFill::Model;
 };
 
 struct BenchTiming {
