@@ -112,7 +112,7 @@ def write_doc(path, rows, checks, elapsed, reps, settings, load):
          f"- settings: `scripts/perf_table.py {settings}`",
          f"- load average (1 min) at start / end: {load[0]:.1f} / {load[1]:.1f} on {os.cpu_count()} cores — other",
          "  processes compete with the benchmark when this is above 0; ceilings and throughput drop together,",
-         "  but thread scaling suffers most (a second thread only helps when a core is free)."
+         "  but thread scaling suffers most (a second thread only helps when a core is free).",
          "", "## Ceilings (measured in each bench run, same thread count)", ""]
     L += ceilings_lines(rows)
     L += ["",
@@ -197,6 +197,9 @@ def main():
                     log(fmt_row(r))
     if not rows:
         sys.exit("perf_table: no model selected")
+    with open(os.path.join(models_dir, "results.json"), "w") as f:
+        json.dump({"rows": rows, "elapsed": time.time() - t0, "load": [load_start, os.getloadavg()[0]],
+                   "settings": " ".join(sys.argv[1:]) or "(defaults)"}, f)
     rows.sort(key=lambda r: ([s[0] for s in SHAPES].index(r["shape"]), r["model_type"], -r["threads"],
                              r["depth"], r["n_gen"] > 0))
     os.makedirs(os.path.dirname(args.out), exist_ok=True)

@@ -325,6 +325,31 @@ void print_footer(const ModelFacts& f, const RunFacts& run) {
               static_cast<double>(run.rss_limit) / kMiB, run.peak_rss <= run.rss_limit ? "satisfied" : "NOT satisfied");
 }
 
+BenchConfig make_config(const BenchArgs& a) {
+  BenchConfig cfg;
+  cfg.repetitions = a.repetitions;
+  cfg.kv_type = parse_kv_type(a.kv_type);
+  cfg.depth_fill = a.depth_fill == "random" ? DepthFill::Random : DepthFill::Model;
+  return cfg;
+}
+
+RunFacts run_facts(const BenchArgs& a, const Hparams& hp, const std::vector<BenchTest>& tests, DType kv_type) {
+  RunFacts run;
+  run.cpu = cpu_info();
+  run.kv_type = a.kv_type;
+  run.depth_fill = a.depth_fill;
+  run.repetitions = a.repetitions;
+  for (const BenchTest& t : tests) run.max_kv = std::max(run.max_kv, kv_cache_bytes(hp, t.n_ctx(), kv_type));
+  return run;
+}
+
+void print_json(const std::vector<std::pair<Row, size_t>>& rows, const ModelFacts& f, const RunFacts& run,
+                const std::vector<Ceilings>& ceilings) {
+  json out = json::array();
+  for (const auto& [r, ci] : rows) out.push_back(row_to_json(r, f, run, ceilings[ci]));
+  std::printf("%s\n", out.dump(2).c_str());
+}
+
 int run_bench(int argc, char** argv) {
   CLI::App app("Benchmark prompt processing (pp) and generation (tg) against the machine's measured ceilings.",
                "trellis bench");
@@ -332,11 +357,9 @@ int run_bench(int argc, char** argv) {
   add_options(app, a);
   if (int rc = parse_or_exit(app, argc, argv); rc >= 0) return rc;
 
+  // Every check that can refuse the run comes before anything slow.
   const std::vector<int> thread_counts = resolve_thread_counts(a.threads);
-  BenchConfig cfg;
-  cfg.repetitions = a.repetitions;
-  cfg.kv_type = parse_kv_type(a.kv_type);
-  cfg.depth_fill = a.depth_fill == "random" ? DepthFill::Random : DepthFill::Model;
+  const BenchConfig cfg = make_config(a);
   const std::vector<BenchTest> tests = make_tests(a);
   const size_t file_bytes = model_file_bytes(a.model.model_path);
   check_file_fits(a.model.model_path, file_bytes);
@@ -347,14 +370,8 @@ int run_bench(int argc, char** argv) {
   check_tests_fit(*model, facts, tests, cfg);
   const std::vector<Ceilings> ceilings = measure_ceilings_isolated(thread_counts);  // before any thread starts
 
-  RunFacts run;
-  run.cpu = cpu_info();
-  run.kv_type = a.kv_type;
-  run.depth_fill = a.depth_fill;
-  run.repetitions = a.repetitions;
-  for (const BenchTest& t : tests) run.max_kv = std::max(run.max_kv, kv_cache_bytes(model->hparams(), t.n_ctx(), cfg.kv_type));
+  RunFacts run = run_facts(a, model->hparams(), tests, cfg.kv_type);
   if (!a.json) print_header(run, ceilings);
-
   std::vector<std::pair<Row, size_t>> rows;  // with the index of their ceilings
   for (size_t i = 0; i < thread_counts.size(); ++i) {
     ThreadPool pool(thread_counts[i]);
@@ -365,13 +382,11 @@ int run_bench(int argc, char** argv) {
   }
   run.peak_rss = peak_rss_bytes();
   run.rss_limit = facts.file_bytes + run.max_kv + kRssSlack;
-  if (!a.json) {
+  if (a.json) {
+    print_json(rows, facts, run, ceilings);
+  } else {
     print_footer(facts, run);
-    return 0;
   }
-  json out = json::array();
-  for (const auto& [r, ci] : rows) out.push_back(row_to_json(r, facts, run, ceilings[ci]));
-  std::printf("%s\n", out.dump(2).c_str());
   return 0;
 }
 
