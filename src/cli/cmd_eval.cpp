@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/lora_options.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "model/evaluate.h"
@@ -34,6 +35,8 @@ int eval_main(int argc, char** argv) {
   app.add_flag("--json", json, "print {\"tokens\": T, \"nll\": X, \"ppl\": Y} and nothing else on stdout");
   RuntimeOptions rt;
   rt.add_to(app, 512);
+  LoraOptions lora;
+  lora.add_to(app);
   if (int rc = parse_or_exit(app, argc, argv); rc >= 0) return rc;
 
   const std::string text = read_text_file(text_path);
@@ -44,6 +47,8 @@ int eval_main(int argc, char** argv) {
   opt.ctx = rt.ctx;
   opt.bos = tok.add_bos() ? tok.bos_id() : -1;
   opt.kv_type = rt.kv_dtype();
+  const auto adapters = lora.load(*model);
+  opt.adapters = adapters.get();
   ThreadPool pool(resolve_threads(rt.threads));
   const EvalResult r = evaluate_nll(*model, tokens, opt, pool);
   if (json) {

@@ -82,12 +82,17 @@ int run_gen_model(int argc, char** argv) {
   app.add_option("--seed", seed, "random seed (default 0)");
   app.add_option("--std", std_dev, "standard deviation of the weights (default 0.02)");
   app.add_option("--tokenizer-from", tokenizer_from, "copy the tokenizer.* keys of this GGUF (e.g. a vocab-only file)");
+  bool byte_vocab = false;
+  app.add_flag("--byte-vocab", byte_vocab,
+               "write a self-contained byte-level vocabulary (256 byte tokens + <unk>, <s>, </s>) and a chat template");
   app.add_option("-t,--threads", threads, "worker threads (default: all cores)");
   app.add_option("-o,--output", out, "GGUF file to write")->required();
   if (int rc = parse_or_exit(app, argc, argv); rc >= 0) return rc;
 
   if (!(std_dev > 0.0f) || std_dev > 10.0f) fail("--std must be in (0, 10]");
   RandomModelSpec spec;
+  spec.byte_vocab = byte_vocab;
+  if (byte_vocab) spec.hp.n_vocab = 3 + 256;
   spec.hp = resolve_shape(shape, f);
   if (arch_name.empty()) arch_name = shape == "custom" ? "llama" : shape_preset(shape).arch;
   spec.arch = find_arch_by_gguf_name(arch_name);

@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/lora_options.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "model/generator.h"
@@ -29,6 +30,8 @@ int run_main(int argc, char** argv) {
   app.add_option("--stop", stops, "stop when this text appears (repeatable)");
   app.add_flag("--no-bos", no_bos, "do not add the BOS token (plain prompts)");
   app.add_flag("-q,--quiet", quiet, "no statistics on stderr");
+  LoraOptions lora;
+  lora.add_to(app);
   SamplingOptions sampling;
   sampling.add_to(app);
   RuntimeOptions rt;
@@ -52,6 +55,8 @@ int run_main(int argc, char** argv) {
   ThreadPool pool(resolve_threads(rt.threads));
   SessionOptions so{rt.ctx, rt.kv_dtype(), 256, sp};
   Session session(*model, pool, so);
+  const auto adapters = lora.load(*model);
+  session.set_adapters(adapters.get(), adapter_set_key(adapters.get()));
   GenerateOptions go;
   go.max_new_tokens = n_predict;
   go.stop = stops;

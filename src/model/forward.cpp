@@ -7,6 +7,7 @@
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
+#include "lora/adapter_set.h"
 
 namespace trellis {
 namespace {
@@ -46,6 +47,12 @@ void Forward::check_batch(std::span<const SequenceInput> seqs) {
     for (int32_t t : in.tokens) {
       if (t < 0 || t >= h.n_vocab) fail("token id ", t, " is outside the vocabulary (", h.n_vocab, " tokens)");
     }
+    // A cache holds keys/values computed under one adapter set; continuing it under another
+    // would silently mix the two.
+    const std::string key = adapter_set_key(in.adapters);
+    if (in.cache->length() > 0 && in.cache->adapter_key() != key) {
+      fail("sequence ", s, ": its KV cache was filled under another adapter set (or scales); clear it first");
+    }
     n_tokens_ += n;
     n_logit_rows_ += in.all_logits ? n : 1;
   }
@@ -66,6 +73,8 @@ void Forward::embed(std::span<const SequenceInput> seqs) {
 
 void Forward::run(std::span<const SequenceInput> seqs) {
   check_batch(seqs);
+  for (const SequenceInput& in : seqs) in.cache->set_adapter_key(adapter_set_key(in.adapters));
+  plan_lora(seqs);
   embed(seqs);
   for (int64_t l = 0; l < model_.hparams().n_layer; ++l) {
     attention_block(l, seqs);
@@ -75,12 +84,25 @@ void Forward::run(std::span<const SequenceInput> seqs) {
   compute_logits(seqs);
 }
 
+void Forward::plan_lora(std::span<const SequenceInput> seqs) {
+  lora_.begin();
+  int64_t t0 = 0;
+  for (const SequenceInput& in : seqs) {
+    const auto n = static_cast<int64_t>(in.tokens.size());
+    lora_.add_sequence(in.adapters, t0, n);
+    t0 += n;
+  }
+}
+
 void Forward::project_qkv(int64_t layer) {
   const Hparams& h = model_.hparams();
   const LayerWeights& w = model_.layer(layer);
   matmul(w.wq, xn_.data(), n_tokens_, q_.data(), pool_);
   matmul(w.wk, xn_.data(), n_tokens_, k_.data(), pool_);
   matmul(w.wv, xn_.data(), n_tokens_, v_.data(), pool_);
+  apply_lora(layer, Projection::Q, xn_.data(), q_.data());
+  apply_lora(layer, Projection::K, xn_.data(), k_.data());
+  apply_lora(layer, Projection::V, xn_.data(), v_.data());
   for (int64_t t = 0; t < n_tokens_; ++t) {
     float* q = q_.data() + t * h.q_dim();
     float* k = k_.data() + t * h.kv_dim();
@@ -131,6 +153,7 @@ void Forward::attention_block(int64_t layer, std::span<const SequenceInput> seqs
   write_kv(layer, seqs);
   attend(layer, seqs);
   matmul(w.wo, att_.data(), n_tokens_, xn_.data(), pool_);
+  apply_lora(layer, Projection::O, att_.data(), xn_.data());
   add_inplace(x_.data(), xn_.data(), n_tokens_ * h.n_embd);
 }
 
@@ -142,8 +165,11 @@ void Forward::ffn_block(int64_t layer) {
   }
   matmul(w.w_gate, xn_.data(), n_tokens_, ff_gate_.data(), pool_);
   matmul(w.w_up, xn_.data(), n_tokens_, ff_up_.data(), pool_);
+  apply_lora(layer, Projection::Gate, xn_.data(), ff_gate_.data());
+  apply_lora(layer, Projection::Up, xn_.data(), ff_up_.data());
   silu_mul(ff_gate_.data(), ff_up_.data(), n_tokens_ * h.n_ff);
   matmul(w.w_down, ff_gate_.data(), n_tokens_, xn_.data(), pool_);
+  apply_lora(layer, Projection::Down, ff_gate_.data(), xn_.data());
   add_inplace(x_.data(), xn_.data(), n_tokens_ * h.n_embd);
 }
 

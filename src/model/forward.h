@@ -7,6 +7,7 @@
 #include <span>
 #include <vector>
 
+#include "lora/lora_apply.h"
 #include "model/kv_cache.h"
 #include "model/model.h"
 
@@ -51,12 +52,19 @@ class Forward {
   void write_kv(int64_t layer, std::span<const SequenceInput> seqs);
   void attend(int64_t layer, std::span<const SequenceInput> seqs);
   void compute_logits(std::span<const SequenceInput> seqs);
+  // LoRA: groups the batch's tokens by adapter once per run, then adds s·B(A·x) after each
+  // projection's base matmul for the tokens whose sequence uses an adapter.
+  void plan_lora(std::span<const SequenceInput> seqs);
+  void apply_lora(int64_t layer, Projection p, const float* x, float* y) {
+    if (lora_.active()) lora_.apply(layer, p, x, y, pool_);
+  }
 
   const Model& model_;
   ThreadPool& pool_;
   int64_t max_tokens_, max_logit_rows_;
   int64_t n_tokens_ = 0, n_logit_rows_ = 0;
   std::vector<TokenSlot> slots_;
+  LoraBatch lora_;
   std::vector<float> x_, xn_, q_, k_, v_, att_, ff_gate_, ff_up_, logits_, out_rows_;
 };
 

@@ -1,5 +1,7 @@
 #include "model/random_model.h"
 
+#include <cstdio>
+
 #include <cmath>
 
 #include "core/error.h"
@@ -83,9 +85,38 @@ void fill_gaussian(uint64_t seed, float mean, float std, float* dst, int64_t n) 
   }
 }
 
+namespace {
+
+void add_byte_vocab(GgufWriter& w, int64_t n_vocab) {
+  constexpr int64_t kTokens = 3 + 256;
+  if (n_vocab < kTokens) fail("a byte vocabulary needs a vocabulary size of at least ", kTokens);
+  std::vector<std::string> tokens = {"<unk>", "<s>", "</s>"};
+  std::vector<int32_t> types = {2, 3, 3};  // unknown, control, control
+  for (int b = 0; b < 256; ++b) {
+    char buf[8];
+    std::snprintf(buf, sizeof(buf), "<0x%02X>", b);
+    tokens.push_back(buf);
+    types.push_back(6);  // byte
+  }
+  w.set_string("tokenizer.ggml.model", "llama");
+  w.set_array_string("tokenizer.ggml.tokens", tokens);
+  w.set_array_f32("tokenizer.ggml.scores", std::vector<float>(tokens.size(), 0.0f));
+  w.set_array_i32("tokenizer.ggml.token_type", types);
+  w.set_u32("tokenizer.ggml.unknown_token_id", 0);
+  w.set_u32("tokenizer.ggml.bos_token_id", 1);
+  w.set_u32("tokenizer.ggml.eos_token_id", 2);
+  w.set_bool("tokenizer.ggml.add_bos_token", true);
+  w.set_string("tokenizer.chat_template",
+               "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+               "{% if add_generation_prompt %}assistant: {% endif %}");
+}
+
+}  // namespace
+
 ConvertPlan plan_random_model(const RandomModelSpec& spec) {
   if (!spec.arch) fail("random model: no architecture");
-  const Hparams& hp = spec.hp;
+  Hparams hp = spec.hp;
+  if (spec.byte_vocab) hp.n_vocab = 3 + 256;  // embedding rows match the vocabulary exactly
   hp.validate("random model");
   ConvertPlan plan;
   set_model_metadata(plan.metadata, *spec.arch, hp, spec.name, spec.scheme);
@@ -98,6 +129,10 @@ ConvertPlan plan_random_model(const RandomModelSpec& spec) {
       const int64_t n = static_cast<int64_t>(t.get_string_array("tokenizer.ggml.tokens").size());
       if (n > hp.n_vocab) fail(t.path(), ": tokenizer has ", n, " tokens, more than the vocabulary of ", hp.n_vocab, " (pass --vocab ", n, ")");
     }
+  }
+  if (spec.byte_vocab) {
+    if (spec.tokenizer_from) fail("--byte-vocab and --tokenizer-from exclude each other");
+    add_byte_vocab(plan.metadata, hp.n_vocab);
   }
   const ModelTraits traits{hp.n_layer, hp.n_head / hp.n_head_kv, !hp.tied_embeddings};
   uint64_t tensor_id = 0;

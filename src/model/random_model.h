@@ -31,6 +31,10 @@ struct RandomModelSpec {
   std::string name;                    // general.name
   float weight_std = 0.02f;            // matrices and biases ~ N(0, std); norms ~ 1 + N(0, std)
   const GgufFile* tokenizer_from = nullptr;  // copies its tokenizer.* keys when set
+  // Writes a self-contained SentencePiece-style vocabulary of the 256 byte tokens plus
+  // <unk>, <s>, </s> (and a ChatML-style chat template), so a model made on a machine
+  // without any other files can still run on text.
+  bool byte_vocab = false;
 };
 
 // The plan for a random model (write it with write_plan). Throws Error for inconsistent
