@@ -1,0 +1,396 @@
+// `trellis bench`: llama-bench style pp/tg throughput, reported against the machine's own
+// ceilings (read bandwidth, FP32 FMA, int8 dot) measured in the same run at the same thread
+// counts. Human table by default; --json prints one JSON array and nothing else on stdout.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "kernels/ceilings.h"
+#include "model/bench_runner.h"
+
+namespace trellis::cli {
+namespace {
+
+using nlohmann::json;
+
+constexpr size_t kMiB = size_t(1) << 20;
+constexpr size_t kRssSlack = 64 * kMiB;  // binary, libraries, tokenizer, allocator slack
+
+struct BenchArgs {
+  ModelOptions model;
+  std::vector<int64_t> prompts{512}, gens{128}, depths{0};
+  std::vector<int> threads;
+  int repetitions = 5;
+  std::string kv_type = "f32";
+  std::string depth_fill = "model";
+  bool json = false;
+};
+
+// Everything the report needs about one finished test.
+struct Row {
+  BenchTiming timing;
+  int threads = 0;
+  double achieved = 0.0, ceiling = 0.0, pct = 0.0;
+  double work_per_token = 0.0;  // bytes (tg) or ops (pp)
+  std::string ceiling_kind, unit;
+};
+
+struct ModelFacts {
+  std::string name, type;
+  size_t file_bytes = 0, weight_bytes = 0, decode_bytes = 0;
+  int64_t n_params = 0, matmul_params = 0;
+  bool integer = false;
+  double load_seconds = 0.0;
+};
+
+void add_options(CLI::App& app, BenchArgs& a) {
+  a.model.add_to(app);
+  app.add_option("-p,--n-prompt", a.prompts, "prompt lengths for pp tests, comma-separated; 0 for none (default 512)")
+      ->delimiter(',');
+  app.add_option("-n,--n-gen", a.gens, "decode lengths for tg tests, comma-separated; 0 for none (default 128)")
+      ->delimiter(',');
+  app.add_option("-d,--depth", a.depths, "tokens already in the cache (filled untimed), comma-separated (default 0)")
+      ->delimiter(',');
+  app.add_option("-t,--threads", a.threads, "thread counts, comma-separated (default: all cores)")->delimiter(',');
+  app.add_option("-r,--repetitions", a.repetitions, "timed runs per test, after a short untimed warm-up (default 5)")
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--kv-type", a.kv_type, "KV cache type: f32 or f16 (default f32)");
+  app.add_option("--depth-fill", a.depth_fill,
+                 "how the --depth context is made: model (run D random tokens, default) or random (random K/V "
+                 "values written into the cache: the same attention work, no fill time)")
+      ->check(CLI::IsMember({"model", "random"}));
+  app.add_flag("--json", a.json, "print one JSON array (an object per test) and nothing else on stdout");
+}
+
+std::vector<BenchTest> make_tests(const BenchArgs& a) {
+  std::vector<BenchTest> tests;
+  for (int64_t d : a.depths) {
+    if (d < 0) fail("--depth must not be negative, got ", d);
+    for (int64_t p : a.prompts) {
+      if (p < 0) fail("--n-prompt must not be negative, got ", p);
+      if (p > 0) tests.push_back({p, 0, d});
+    }
+    for (int64_t n : a.gens) {
+      if (n < 0) fail("--n-gen must not be negative, got ", n);
+      if (n > 0) tests.push_back({0, n, d});
+    }
+  }
+  if (tests.empty()) fail("nothing to run: every --n-prompt and --n-gen is 0");
+  return tests;
+}
+
+std::vector<int> resolve_thread_counts(const std::vector<int>& requested) {
+  if (requested.empty()) return {resolve_threads(0)};
+  std::vector<int> out;
+  for (int t : requested) {
+    if (t <= 0) fail("--threads must be positive, got ", t);
+    out.push_back(resolve_threads(t));
+  }
+  return out;
+}
+
+DType parse_kv_type(const std::string& s) {
+  const DType t = dtype_from_name(s);
+  if (t != DType::F32 && t != DType::F16) fail("--kv-type must be f32 or f16, got '", s, "'");
+  return t;
+}
+
+// Refuses before anything is mapped when the file alone cannot stay resident.
+void check_file_fits(const std::string& path, size_t file_bytes) {
+  const size_t avail = mem_available_bytes();
+  if (avail > 0 && file_bytes + kRssSlack > avail) {
+    fail(path, " is ", file_bytes / kMiB, " MiB but only ", avail / kMiB,
+         " MiB of memory is available; benchmarking it would thrash");
+  }
+}
+
+// With the model's shape known: weights + the largest test's KV cache and buffers must fit.
+void check_tests_fit(const Model& model, const ModelFacts& f, const std::vector<BenchTest>& tests,
+                     const BenchConfig& cfg) {
+  size_t state = 0;
+  for (const BenchTest& t : tests) {
+    check_bench_test(model, t);
+    state = std::max(state, bench_state_bytes(model.hparams(), t, cfg));
+  }
+  const size_t avail = mem_available_bytes();
+  if (avail > 0 && f.file_bytes + state + kRssSlack > avail) {
+    fail(model.path(), ": the model (", f.file_bytes / kMiB, " MiB) plus KV cache and buffers (", state / kMiB,
+         " MiB) exceed the ", avail / kMiB, " MiB of available memory");
+  }
+}
+
+json ceilings_to_json(const Ceilings& c) {
+  return {{"threads", c.threads},     {"read_gbps", c.read_gbps},       {"fp32_gflops", c.fp32_gflops},
+          {"int8_gops", c.int8_gops}, {"read_bytes", c.read_buffer_bytes}, {"read_isa", c.read_isa},
+          {"fp32_isa", c.fp32_isa},   {"int8_isa", c.int8_isa}};
+}
+
+Ceilings ceilings_from_json(const json& j) {
+  Ceilings c;
+  c.threads = j.at("threads");
+  c.read_gbps = j.at("read_gbps");
+  c.fp32_gflops = j.at("fp32_gflops");
+  c.int8_gops = j.at("int8_gops");
+  c.read_buffer_bytes = j.at("read_bytes");
+  c.read_isa = j.at("read_isa");
+  c.fp32_isa = j.at("fp32_isa");
+  c.int8_isa = j.at("int8_isa");
+  return c;
+}
+
+// Child side: measures every thread count, writes JSON to fd, never returns.
+[[noreturn]] void ceilings_child(int fd, const std::vector<int>& thread_counts) {
+  std::string out;
+  int rc = 0;
+  try {
+    json arr = json::array();
+    for (int t : thread_counts) {
+      ThreadPool pool(t);
+      arr.push_back(ceilings_to_json(measure_ceilings(pool)));
+    }
+    out = arr.dump();
+  } catch (const std::exception& e) {
+    out = json{{"error", e.what()}}.dump();
+    rc = 1;
+  }
+  for (size_t done = 0; done < out.size();) {
+    const ssize_t n = write(fd, out.data() + done, out.size() - done);
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  _exit(rc);
+}
+
+// The ceilings are measured in a forked child so that the bandwidth buffer (hundreds of MiB)
+// never counts towards this process's peak RSS. Must run before any thread is started.
+std::vector<Ceilings> measure_ceilings_isolated(const std::vector<int>& thread_counts) {
+  int fds[2];
+  if (pipe(fds) != 0) fail("cannot create a pipe for the ceiling measurement");
+  std::fflush(stdout);
+  std::fflush(stderr);
+  const pid_t pid = fork();
+  if (pid < 0) fail("cannot fork the ceiling measurement");
+  if (pid == 0) {
+    close(fds[0]);
+    ceilings_child(fds[1], thread_counts);
+  }
+  close(fds[1]);
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  const json j = json::parse(text, nullptr, false);
+  if (j.is_object() && j.contains("error")) fail("measuring the ceilings: ", j["error"].get<std::string>());
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !j.is_array()) fail("the ceiling measurement failed");
+  std::vector<Ceilings> out;
+  for (const json& c : j) out.push_back(ceilings_from_json(c));
+  return out;
+}
+
+ModelFacts model_facts(const Model& m, size_t file_bytes, double load_seconds) {
+  ModelFacts f;
+  f.name = m.name();
+  f.type = model_type_label(m);
+  f.file_bytes = file_bytes;
+  f.weight_bytes = m.weight_bytes();
+  f.decode_bytes = decode_weight_bytes(m);
+  f.n_params = m.n_params();
+  f.matmul_params = prompt_matmul_params(m);
+  f.integer = integer_weights(m);
+  f.load_seconds = load_seconds;
+  return f;
+}
+
+// tg: GB/s of weights + KV read against the read bandwidth; pp: GOPS against the compute
+// peak for the weight type (int8 dot for quantized weights, FP32 FMA for float ones).
+Row make_row(const BenchTiming& t, const ModelFacts& f, const Hparams& hp, DType kv_type, const Ceilings& c) {
+  Row r;
+  r.timing = t;
+  r.threads = c.threads;
+  if (t.test.is_prompt()) {
+    r.work_per_token = 2.0 * static_cast<double>(f.matmul_params);
+    r.ceiling_kind = f.integer ? "int8_dot" : "fp32_fma";
+    r.ceiling = f.integer ? c.int8_gops : c.fp32_gflops;
+    r.unit = "GOPS";
+  } else {
+    r.work_per_token = static_cast<double>(f.decode_bytes) + kv_read_bytes_per_token(hp, kv_type, t.test);
+    r.ceiling_kind = "read_bw";
+    r.ceiling = c.read_gbps;
+    r.unit = "GB/s";
+  }
+  r.achieved = r.work_per_token * t.mean_tps / 1e9;
+  r.pct = r.ceiling > 0 ? 100.0 * r.achieved / r.ceiling : 0.0;
+  return r;
+}
+
+struct RunFacts {
+  CpuInfo cpu;
+  size_t peak_rss = 0, rss_limit = 0, max_kv = 0;
+  std::string kv_type, depth_fill;
+  int repetitions = 0;
+};
+
+json row_to_json(const Row& r, const ModelFacts& f, const RunFacts& run, const Ceilings& c) {
+  const BenchTest& t = r.timing.test;
+  json samples = json::array();
+  for (double s : r.timing.seconds) samples.push_back(static_cast<double>(t.n_tokens()) / s);
+  return {{"test", t.name()},
+          {"n_prompt", t.n_prompt},
+          {"n_gen", t.n_gen},
+          {"depth", t.depth},
+          {"tokens_per_s", r.timing.mean_tps},
+          {"stdev", r.timing.stdev_tps},
+          {"samples_ts", samples},
+          {"repetitions", run.repetitions},
+          {"achieved", r.achieved},
+          {"achieved_unit", r.unit},
+          {"work_per_token", r.work_per_token},
+          {"ceiling_kind", r.ceiling_kind},
+          {"ceiling", r.ceiling},
+          {"pct_of_ceiling", r.pct},
+          {"ceilings", ceilings_to_json(c)},
+          {"threads", r.threads},
+          {"kv_type", run.kv_type},
+          {"depth_fill", run.depth_fill},
+          {"model", f.name},
+          {"model_type", f.type},
+          {"model_size_bytes", f.weight_bytes},
+          {"model_file_bytes", f.file_bytes},
+          {"n_params", f.n_params},
+          {"load_time_s", f.load_seconds},
+          {"peak_rss_bytes", run.peak_rss},
+          {"rss_limit_bytes", run.rss_limit},
+          {"rss_ok", run.peak_rss <= run.rss_limit},
+          {"cpu", run.cpu.model},
+          {"cpu_flags", join_flags(run.cpu.simd_flags)},
+          {"commit", TRELLIS_GIT_COMMIT}};
+}
+
+std::string human_count(double v) {
+  char b[32];
+  if (v >= 1e9) std::snprintf(b, sizeof b, "%.2f B", v / 1e9);
+  else std::snprintf(b, sizeof b, "%.2f M", v / 1e6);
+  return b;
+}
+
+void print_header(const RunFacts& run, const std::vector<Ceilings>& ceilings) {
+  std::printf("cpu: %s (%s), LLC %zu MiB\ncommit: %s, kv cache %s, depth fill %s, %d repetitions after a short warm-up\n",
+              run.cpu.model.c_str(), join_flags(run.cpu.simd_flags).c_str(), run.cpu.llc_bytes / kMiB,
+              TRELLIS_GIT_COMMIT, run.kv_type.c_str(), run.depth_fill.c_str(), run.repetitions);
+  for (const Ceilings& c : ceilings) {
+    std::printf("ceilings (-t %d): read %.1f GB/s (%s, %zu MiB buffer), FP32 FMA %.1f GFLOPS (%s), "
+                "int8 dot %.1f GOPS (%s)\n",
+                c.threads, c.read_gbps, c.read_isa.c_str(), c.read_buffer_bytes / kMiB, c.fp32_gflops,
+                c.fp32_isa.c_str(), c.int8_gops, c.int8_isa.c_str());
+  }
+  std::printf("\n| %-34s | %-7s | %10s | %9s | %2s | %-13s | %17s | %13s | %-15s |\n", "model", "type", "size",
+              "params", "t", "test", "t/s", "achieved", "% of ceiling");
+  std::printf("|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", std::string(36, '-').c_str(), std::string(9, '-').c_str(),
+              std::string(12, '-').c_str(), std::string(11, '-').c_str(), std::string(4, '-').c_str(),
+              std::string(15, '-').c_str(), std::string(19, '-').c_str(), std::string(15, '-').c_str(),
+              std::string(17, '-').c_str());
+}
+
+void print_row(const Row& r, const ModelFacts& f) {
+  char tps[48], ach[32], pct[32], size[32];
+  std::snprintf(tps, sizeof tps, "%.2f ± %.2f", r.timing.mean_tps, r.timing.stdev_tps);
+  std::snprintf(ach, sizeof ach, "%.2f %s", r.achieved, r.unit.c_str());
+  std::snprintf(pct, sizeof pct, "%.1f%% %s", r.pct, r.ceiling_kind.c_str());
+  std::snprintf(size, sizeof size, "%.2f MiB", static_cast<double>(f.weight_bytes) / kMiB);
+  // "±" is two bytes but one column: pad by one more.
+  std::printf("| %-34.34s | %-7s | %10s | %9s | %2d | %-13s | %18s | %13s | %-15s |\n", f.name.c_str(),
+              f.type.c_str(), size, human_count(static_cast<double>(f.n_params)).c_str(), r.threads,
+              r.timing.test.name().c_str(), tps, ach, pct);
+  std::fflush(stdout);
+}
+
+void print_footer(const ModelFacts& f, const RunFacts& run) {
+  std::printf("\nmodel load %.3f s (memory-mapped; pages are read on first use, during the warm-up)\n",
+              f.load_seconds);
+  std::printf("peak RSS %.1f MiB %s file %.1f MiB + KV cache %.1f MiB + 64 MiB = %.1f MiB: %s\n",
+              static_cast<double>(run.peak_rss) / kMiB, run.peak_rss <= run.rss_limit ? "<=" : ">",
+              static_cast<double>(f.file_bytes) / kMiB, static_cast<double>(run.max_kv) / kMiB,
+              static_cast<double>(run.rss_limit) / kMiB, run.peak_rss <= run.rss_limit ? "satisfied" : "NOT satisfied");
+}
+
+BenchConfig make_config(const BenchArgs& a) {
+  BenchConfig cfg;
+  cfg.repetitions = a.repetitions;
+  cfg.kv_type = parse_kv_type(a.kv_type);
+  cfg.depth_fill = a.depth_fill == "random" ? DepthFill::Random : DepthFill::Model;
+  return cfg;
+}
+
+RunFacts run_facts(const BenchArgs& a, const Hparams& hp, const std::vector<BenchTest>& tests, DType kv_type) {
+  RunFacts run;
+  run.cpu = cpu_info();
+  run.kv_type = a.kv_type;
+  run.depth_fill = a.depth_fill;
+  run.repetitions = a.repetitions;
+  for (const BenchTest& t : tests) run.max_kv = std::max(run.max_kv, kv_cache_bytes(hp, t.n_ctx(), kv_type));
+  return run;
+}
+
+void print_json(const std::vector<std::pair<Row, size_t>>& rows, const ModelFacts& f, const RunFacts& run,
+                const std::vector<Ceilings>& ceilings) {
+  json out = json::array();
+  for (const auto& [r, ci] : rows) out.push_back(row_to_json(r, f, run, ceilings[ci]));
+  std::printf("%s\n", out.dump(2).c_str());
+}
+
+int run_bench(int argc, char** argv) {
+  CLI::App app("Benchmark prompt processing (pp) and generation (tg) against the machine's measured ceilings.",
+               "trellis bench");
+  BenchArgs a;
+  add_options(app, a);
+  if (int rc = parse_or_exit(app, argc, argv); rc >= 0) return rc;
+
+  // Every check that can refuse the run comes before anything slow.
+  const std::vector<int> thread_counts = resolve_thread_counts(a.threads);
+  const BenchConfig cfg = make_config(a);
+  const std::vector<BenchTest> tests = make_tests(a);
+  const size_t file_bytes = model_file_bytes(a.model.model_path);
+  check_file_fits(a.model.model_path, file_bytes);
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto model = a.model.load();  // maps the file; starts no thread
+  const ModelFacts facts =
+      model_facts(*model, file_bytes, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  check_tests_fit(*model, facts, tests, cfg);
+  const std::vector<Ceilings> ceilings = measure_ceilings_isolated(thread_counts);  // before any thread starts
+
+  RunFacts run = run_facts(a, model->hparams(), tests, cfg.kv_type);
+  if (!a.json) print_header(run, ceilings);
+  std::vector<std::pair<Row, size_t>> rows;  // with the index of their ceilings
+  for (size_t i = 0; i < thread_counts.size(); ++i) {
+    ThreadPool pool(thread_counts[i]);
+    for (const BenchTest& t : tests) {
+      rows.emplace_back(make_row(run_bench_test(*model, pool, t, cfg), facts, model->hparams(), cfg.kv_type, ceilings[i]), i);
+      if (!a.json) print_row(rows.back().first, facts);
+    }
+  }
+  run.peak_rss = peak_rss_bytes();
+  run.rss_limit = facts.file_bytes + run.max_kv + kRssSlack;
+  if (a.json) {
+    print_json(rows, facts, run, ceilings);
+  } else {
+    print_footer(facts, run);
+  }
+  return 0;
+}
+
+const CommandRegistrar reg({"bench", "measure pp/tg throughput against the machine's ceilings", run_bench, 70});
+
+}  // namespace
+}  // namespace trellis::cli
