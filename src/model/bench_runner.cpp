@@ -230,10 +230,4 @@ size_t bench_state_bytes(const Hparams& hp, const BenchTest& test, const BenchCo
   return kv_cache_bytes(hp, test.n_ctx(), cfg.kv_type) + static_cast<size_t>(scratch) * sizeof(float);
 }
 
-size_t peak_rss_bytes() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<size_t>(u.ru_maxrss) * 1024;  // Linux reports KiB
-}
-
 }  // namespace trellis

@@ -4,6 +4,7 @@
 // per-token work (weight bytes streamed, multiply-adds) that turns tokens/s into GB/s and
 // GOPS against the machine's ceilings (kernels/ceilings.h).
 #pragma once
+#include "core/process_stats.h"
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -79,7 +80,5 @@ size_t bench_state_bytes(const Hparams& hp, const BenchTest& test, const BenchCo
 // KV cache alone.
 size_t kv_cache_bytes(const Hparams& hp, int64_t n_ctx, DType kv_type);
 
-// Peak resident set size of this process so far (getrusage), in bytes.
-size_t peak_rss_bytes();
 
 }  // namespace trellis

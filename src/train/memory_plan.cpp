@@ -72,13 +72,4 @@ MemoryPlan plan_memory(const MemoryPlanInput& in) {
   return p;
 }
 
-size_t peak_rss_bytes() {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return static_cast<size_t>(std::stoull(line.substr(6))) * 1024;
-  }
-  return 0;
-}
-
 }  // namespace trellis

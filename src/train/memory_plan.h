@@ -4,6 +4,7 @@
 // backward scratch. Checkpointing is chosen automatically when the activations alone would
 // exceed 1 GiB or the limit; a plan that cannot fit the limit is refused.
 #pragma once
+#include "core/process_stats.h"
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -30,7 +31,5 @@ struct MemoryPlan {
 // Throws Error when the plan exceeds max_memory_gib even with checkpointing.
 MemoryPlan plan_memory(const MemoryPlanInput& in);
 
-// Peak resident memory of this process so far (VmHWM), in bytes; 0 when unknown.
-size_t peak_rss_bytes();
 
 }  // namespace trellis
