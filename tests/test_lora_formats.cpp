@@ -81,7 +81,7 @@ struct PeftCopy {
     SafetensorsWriter w;
     for (const auto& [n, t] : tensors) {
       std::vector<uint8_t> bytes(t.second.size() * 4);
-      std::memcpy(bytes.data(), t.second.data(), bytes.size());
+      if (!bytes.empty()) std::memcpy(bytes.data(), t.second.data(), bytes.size());
       w.add_tensor_owned(n, DType::F32, SafetensorsShape::row_major(t.first), std::move(bytes));
     }
     w.write(dir + "/adapter_model.safetensors");
