@@ -73,7 +73,7 @@ TEST(TrainLearns, StoriesHeroBecomesTrellis) {
   LoraParams base(*model, c.lora), trained(*model, c.lora);  // base: B = 0, exactly the base model
   base.init(1);
   AdamW opt(trained.values.size(), {});
-  load_checkpoint((out / "checkpoint.safetensors").string(), trained, opt, nlohmann::json::object());
+  load_checkpoint((out / "checkpoint.safetensors").string(), trained.values, opt, nlohmann::json::object());
   DatasetStats st;
   const auto heldout = load_examples(test::data_path("train/trellis_stories_heldout.jsonl"), tok, c.data, st);
   TrainModel tm_base(*model, base, pool, {256, false}), tm_lora(*model, trained, pool, {256, false});

@@ -24,7 +24,7 @@ Hparams resolve_shape(const std::string& shape, const ShapeFlags& f) {
   Hparams hp;
   if (shape == "custom") {
     if (!f.dim || !f.layers || !f.heads || !f.ff || !f.vocab) {
-      fail("--shape custom needs --dim, --layers, --heads, --ff and --vocab");
+      fail("--shape custom needs --dim, --layers, --heads, --ff and --vocab (or --byte-vocab)");
     }
     hp.n_ctx_train = 4096;
     hp.tied_embeddings = true;
@@ -92,7 +92,7 @@ int run_gen_model(int argc, char** argv) {
   if (!(std_dev > 0.0f) || std_dev > 10.0f) fail("--std must be in (0, 10]");
   RandomModelSpec spec;
   spec.byte_vocab = byte_vocab;
-  if (byte_vocab) spec.hp.n_vocab = 3 + 256;
+  if (byte_vocab && !f.vocab && shape == "custom") f.vocab = 3 + 256;  // exactly the byte vocabulary
   spec.hp = resolve_shape(shape, f);
   if (arch_name.empty()) arch_name = shape == "custom" ? "llama" : shape_preset(shape).arch;
   spec.arch = find_arch_by_gguf_name(arch_name);

@@ -1,4 +1,5 @@
-// trellis train: LoRA fine-tuning on the CPU, writing a PEFT adapter directory.
+// trellis train: LoRA fine-tuning on the CPU, writing a PEFT adapter directory (or, with
+// --full, training every weight and writing a GGUF model).
 #include <csignal>
 #include <cstdio>
 
@@ -36,6 +37,11 @@ struct TrainCli {
     app.add_option("--on-bad-line", on_bad_line, "malformed JSONL line: skip or stop")->capture_default_str();
     app.add_option("--on-too-long", on_too_long, "example longer than --ctx: truncate or error")->capture_default_str();
     app.add_flag("--dry-run", c.dry_run, "show tokenized examples with the loss mask and the plan; train nothing");
+    app.add_flag("--full", c.full, "train every weight (full fine-tuning / pre-training) and write OUT/model.gguf "
+                 "instead of an adapter; the LoRA options do not apply");
+    app.add_option("--save-type", c.save_type, "--full: tensor type of the written model (F32, F16, BF16, Q8_0, ...)")
+        ->capture_default_str();
+    app.add_option("--name", c.model_name, "--full: general.name of the written model (default: the base's)");
     app.add_option("--rank", c.lora.rank, "LoRA rank r")->capture_default_str();
     app.add_option("--alpha", c.lora.alpha, "LoRA alpha (scale alpha/r)")->capture_default_str();
     app.add_option("--targets", targets, "projections: any of q,k,v,o,gate,up,down, or all")->capture_default_str();
@@ -84,7 +90,9 @@ struct TrainCli {
 };
 
 int train_main(int argc, char** argv) {
-  CLI::App app{"Fine-tune a LoRA adapter on your own data, on the CPU; writes a PEFT adapter directory."};
+  CLI::App app{"Fine-tune a LoRA adapter on your own data, on the CPU; writes a PEFT adapter directory.\n"
+               "With --full, trains every weight instead (full fine-tuning, or pre-training a model made by\n"
+               "`trellis gen-model`) and writes OUT/model.gguf."};
   ModelOptions model_opt;
   model_opt.add_to(app);
   TrainCli t;

@@ -127,7 +127,8 @@ RowSource constant_rows(std::vector<float> values) {
 
 class PlanBuilder {
  public:
-  PlanBuilder(ConvertPlan& plan, const QuantScheme& s, const ModelTraits& m) : plan_(plan), scheme_(s), traits_(m) {}
+  PlanBuilder(ConvertPlan& plan, const QuantScheme& s, const ModelTraits& m, const TensorSubstitute& sub)
+      : plan_(plan), scheme_(s), traits_(m), substitute_(sub) {}
 
   void add(const std::string& name, const std::array<int64_t, 4>& ne, int n_dims, RowSource rows) {
     TensorPlan t;
@@ -140,20 +141,23 @@ class PlanBuilder {
   }
   void add_view(const std::string& name, const TensorView& v, int64_t permute_heads = 0) {
     if (!v.valid()) return;
-    add(name, v.ne, v.n_dims, view_rows(v, permute_heads));
+    const TensorView& src = substitute_ ? substitute_(v) : v;
+    if (src.ne != v.ne) fail(name, ": substitute tensor has shape ", src.shape_string(), ", not ", v.shape_string());
+    add(name, v.ne, v.n_dims, view_rows(src, permute_heads));
   }
 
  private:
   ConvertPlan& plan_;
   const QuantScheme& scheme_;
   ModelTraits traits_;
+  const TensorSubstitute& substitute_;
 };
 
 ModelTraits traits_of(const Hparams& hp, bool has_output) {
   return ModelTraits{hp.n_layer, hp.n_head_kv > 0 ? hp.n_head / hp.n_head_kv : 1, has_output};
 }
 
-ConvertPlan plan_from_hf(const Model& model, const QuantScheme& scheme) {
+ConvertPlan plan_from_hf(const Model& model, const QuantScheme& scheme, const TensorSubstitute& sub) {
   const Hparams& hp = model.hparams();
   const ArchSpec& arch = model.arch();
   ConvertPlan plan;
@@ -161,7 +165,7 @@ ConvertPlan plan_from_hf(const Model& model, const QuantScheme& scheme) {
   std::string name = model.name();
   if (name.empty()) name = std::filesystem::path(model.path()).parent_path().filename().string();
   set_model_metadata(plan.metadata, arch, hp, name, scheme);
-  PlanBuilder b(plan, scheme, traits_of(hp, !hp.tied_embeddings));
+  PlanBuilder b(plan, scheme, traits_of(hp, !hp.tied_embeddings), sub);
   if (hp.rope_scaling.kind == RopeScaling::Kind::Llama3) {
     std::vector<float> div = llama3_rope_freq_divisors(hp);
     const int64_t n = static_cast<int64_t>(div.size());
@@ -193,13 +197,13 @@ ConvertPlan plan_from_hf(const Model& model, const QuantScheme& scheme) {
   return plan;
 }
 
-ConvertPlan plan_from_gguf(const Model& model, const QuantScheme& scheme) {
+ConvertPlan plan_from_gguf(const Model& model, const QuantScheme& scheme, const TensorSubstitute& sub) {
   const GgufFile& f = *model.gguf();
   ConvertPlan plan;
   for (const std::string& key : f.key_order()) plan.metadata.set_value(key, f.metadata().at(key));
   plan.metadata.set_u32("general.file_type", scheme.file_type);
   plan.metadata.set_u32("general.quantization_version", 2);
-  PlanBuilder b(plan, scheme, traits_of(model.hparams(), f.find_tensor("output.weight") != nullptr));
+  PlanBuilder b(plan, scheme, traits_of(model.hparams(), f.find_tensor("output.weight") != nullptr), sub);
   for (const GgufTensorInfo& t : f.tensors()) b.add_view(t.view.name, t.view);
   return plan;
 }
@@ -304,8 +308,9 @@ void set_model_metadata(GgufWriter& w, const ArchSpec& arch, const Hparams& hp, 
   // Llama 3 scaling travels as the rope_freqs.weight tensor instead (as llama.cpp does).
 }
 
-ConvertPlan plan_conversion(const Model& model, const QuantScheme& scheme) {
-  return model.format() == ModelFormat::Gguf ? plan_from_gguf(model, scheme) : plan_from_hf(model, scheme);
+ConvertPlan plan_conversion(const Model& model, const QuantScheme& scheme, const TensorSubstitute& substitute) {
+  return model.format() == ModelFormat::Gguf ? plan_from_gguf(model, scheme, substitute)
+                                             : plan_from_hf(model, scheme, substitute);
 }
 
 std::vector<FallbackSummary> summarize_fallbacks(const ConvertPlan& plan) {

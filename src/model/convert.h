@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/tensor.h"
 #include "formats/gguf_writer.h"
 #include "model/arch.h"
 #include "model/hparams.h"
@@ -94,10 +95,14 @@ std::vector<float> llama3_rope_freq_divisors(const Hparams& hp);
 void set_model_metadata(GgufWriter& w, const ArchSpec& arch, const Hparams& hp, const std::string& name,
                         const QuantScheme& scheme);
 
+// Which data to write for one of the model's tensors (e.g. the trained F32 copy after full
+// fine-tuning); the returned view must have the same shape and outlive writing the plan.
+using TensorSubstitute = std::function<const TensorView&(const TensorView&)>;
+
 // Plan for converting a loaded model: from a Hugging Face checkpoint, GGUF names, metadata
 // and (for llama) Q/K permutation; from a GGUF, all tensors and metadata copied, with
-// general.file_type updated.
-ConvertPlan plan_conversion(const Model& model, const QuantScheme& scheme);
+// general.file_type updated. With `substitute`, each tensor's rows come from its substitute.
+ConvertPlan plan_conversion(const Model& model, const QuantScheme& scheme, const TensorSubstitute& substitute = {});
 
 // Counts of tensors that fell back, per (wanted, written) pair, for reporting.
 struct FallbackSummary {

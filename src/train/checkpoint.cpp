@@ -18,18 +18,18 @@ std::vector<uint8_t> bytes_of(const std::vector<float>& v) {
 void read_into(const SafetensorsFile& f, const std::string& name, std::vector<float>& dst, const std::string& path) {
   const TensorView* t = f.find_tensor(name);
   if (!t || t->type != DType::F32 || static_cast<size_t>(t->n_elements()) != dst.size()) {
-    fail(path, ": checkpoint tensor '", name, "' is missing or does not match this run's LoRA shapes");
+    fail(path, ": checkpoint tensor '", name, "' is missing or does not match this run's parameter shapes");
   }
   std::memcpy(dst.data(), t->data, dst.size() * sizeof(float));
 }
 
 }  // namespace
 
-void save_checkpoint(const std::string& path, const LoraParams& params, AdamW& opt, const TrainState& state,
+void save_checkpoint(const std::string& path, const std::vector<float>& values, AdamW& opt, const TrainState& state,
                      const nlohmann::json& settings) {
   SafetensorsWriter w;
-  const auto n = static_cast<int64_t>(params.values.size());
-  w.add_tensor_owned("lora", DType::F32, SafetensorsShape::row_major({n}), bytes_of(params.values));
+  const auto n = static_cast<int64_t>(values.size());
+  w.add_tensor_owned("params", DType::F32, SafetensorsShape::row_major({n}), bytes_of(values));
   w.add_tensor_owned("adam_m", DType::F32, SafetensorsShape::row_major({n}), bytes_of(opt.m()));
   w.add_tensor_owned("adam_v", DType::F32, SafetensorsShape::row_major({n}), bytes_of(opt.v()));
   nlohmann::json s = {{"step", state.step},
@@ -43,7 +43,7 @@ void save_checkpoint(const std::string& path, const LoraParams& params, AdamW& o
   w.write(path);
 }
 
-TrainState load_checkpoint(const std::string& path, LoraParams& params, AdamW& opt, const nlohmann::json& settings) {
+TrainState load_checkpoint(const std::string& path, std::vector<float>& values, AdamW& opt, const nlohmann::json& settings) {
   const auto f = SafetensorsFile::open(path);
   const auto& meta = f->metadata();
   const auto st = meta.find("trellis.train_state"), se = meta.find("trellis.train_settings");
@@ -61,7 +61,7 @@ TrainState load_checkpoint(const std::string& path, LoraParams& params, AdamW& o
            " in the checkpoint and is ", it.value().dump(), " now");
     }
   }
-  read_into(*f, "lora", params.values, path);
+  read_into(*f, "params", values, path);
   read_into(*f, "adam_m", opt.m(), path);
   read_into(*f, "adam_v", opt.v(), path);
   opt.set_step_count(s.at("adam_step").get<int64_t>());

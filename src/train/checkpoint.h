@@ -1,4 +1,5 @@
-// Training checkpoints: one safetensors file (written atomically) holding the LoRA values,
+// Training checkpoints: one safetensors file (written atomically) holding the trained values
+// (LoRA matrices, or all weights in full training, as one flat array),
 // AdamW moments and, as JSON metadata, the trainer state (step, optimizer step count,
 // best eval, early-stopping counter, the metrics so far) and the settings that must not
 // change on --resume. The data position and the dropout RNG are functions of the step, so
@@ -9,7 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "train/lora_params.h"
+#include <vector>
+
 #include "train/optimizer.h"
 
 namespace trellis {
@@ -24,8 +26,8 @@ struct TrainState {
 
 // `settings` identifies the run (model, data, LoRA and optimizer settings); load refuses a
 // checkpoint whose settings differ.
-void save_checkpoint(const std::string& path, const LoraParams& params, AdamW& opt, const TrainState& state,
+void save_checkpoint(const std::string& path, const std::vector<float>& values, AdamW& opt, const TrainState& state,
                      const nlohmann::json& settings);
-TrainState load_checkpoint(const std::string& path, LoraParams& params, AdamW& opt, const nlohmann::json& settings);
+TrainState load_checkpoint(const std::string& path, std::vector<float>& values, AdamW& opt, const nlohmann::json& settings);
 
 }  // namespace trellis

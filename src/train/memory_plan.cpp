@@ -33,9 +33,16 @@ MemoryPlan plan_with(const MemoryPlanInput& in, bool ckpt) {
   const size_t out_mat = static_cast<size_t>(h.n_vocab * h.n_embd) * sizeof(float);
   // One dequantized copy of the matrix in use (and of the output matrix), plus the gemm's
   // transposed copy of whichever weight it multiplies.
-  p.dequant = (quantized ? max_mat : 0) + (m.output().type != DType::F32 ? out_mat : 0) + std::max(max_mat, out_mat) + out_mat;  // + the cached transposed output matrix
-  p.lora = lora_params * 4 * sizeof(float);  // values, gradients, AdamW m and v
-  const ActivationBytes a = TrainModel::activation_bytes(m, in.lora, in.tokens);
+  if (in.full) {
+    // Trained F32 copies of every weight, read directly: no dequantized or transposed copies.
+    p.dequant = 0;
+    p.lora = static_cast<size_t>(m.n_params()) * 4 * sizeof(float);  // values, gradients, AdamW m and v
+  } else {
+    p.dequant = (quantized ? max_mat : 0) + (m.output().type != DType::F32 ? out_mat : 0) + std::max(max_mat, out_mat) +
+                out_mat;  // + the cached transposed output matrix
+    p.lora = lora_params * 4 * sizeof(float);  // values, gradients, AdamW m and v
+  }
+  const ActivationBytes a = TrainModel::activation_bytes(m, in.full ? nullptr : &in.lora, in.tokens);
   const auto L = static_cast<size_t>(h.n_layer);
   p.activations = (ckpt ? a.per_layer : L * a.per_layer) + (L + 1) * a.layer_input + a.head;
   // Backward temporaries of one layer: FFN gradients, attention gradients and per-head dk/dv.
@@ -59,9 +66,9 @@ MemoryPlan plan_memory(const MemoryPlanInput& in) {
   }
   char buf[512];
   std::snprintf(buf, sizeof buf,
-                "memory plan: weights %.0f MiB (mapped) + dequantized/transposed weights %.0f MiB + LoRA state %.1f MiB"
+                "memory plan: weights %.0f MiB (mapped) + dequantized/transposed weights %.0f MiB + %s state %.1f MiB"
                 " + activations %.0f MiB (%s) + scratch %.0f MiB = %.2f GiB peak%s",
-                mib(p.weights), mib(p.dequant), mib(p.lora), mib(p.activations),
+                mib(p.weights), mib(p.dequant), in.full ? "trained-weight" : "LoRA", mib(p.lora), mib(p.activations),
                 p.checkpointing ? "gradient checkpointing" : "all layers kept", mib(p.scratch), gib(p.total),
                 limit > 0 ? (" (limit " + std::to_string(limit).substr(0, 5) + " GiB)").c_str() : "");
   p.summary = buf;

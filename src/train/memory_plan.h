@@ -1,6 +1,7 @@
 // The memory a training run will need, planned before it starts: weights (memory-mapped,
 // counted as resident), F32 copies of quantized matrices while they are used, LoRA values,
-// gradients and AdamW moments, activations with or without gradient checkpointing, and
+// gradients and AdamW moments (or, for full training, F32 copies of all weights with theirs),
+// activations with or without gradient checkpointing, and
 // backward scratch. Checkpointing is chosen automatically when the activations alone would
 // exceed 1 GiB or the limit; a plan that cannot fit the limit is refused.
 #pragma once
@@ -20,6 +21,7 @@ struct MemoryPlanInput {
   int64_t tokens = 512;      // tokens per micro-batch
   int checkpointing = -1;    // -1 automatic, 0 off, 1 on
   double max_memory_gib = 0; // 0: no limit
+  bool full = false;         // all weights trainable (F32 values, gradients, AdamW m and v)
 };
 
 struct MemoryPlan {

@@ -8,6 +8,7 @@
 #include "core/quant.h"
 #include "core/thread_pool.h"
 #include "train/backward.h"
+#include "train/full_params.h"
 #include "train/gemm.h"
 
 namespace trellis {
@@ -46,8 +47,15 @@ struct TrainModel::LayerActs {
   std::vector<float> xl[kNumProjections];  // [N, in] LoRA input after dropout (dropout only)
 };
 
-TrainModel::TrainModel(const Model& model, LoraParams& params, ThreadPool& pool, const TrainModelOptions& opt)
-    : model_(model), params_(params), pool_(pool), opt_(opt) {
+TrainModel::TrainModel(const Model& model, LoraParams& lora, ThreadPool& pool, const TrainModelOptions& opt)
+    : TrainModel(model, &lora, nullptr, pool, opt) {}
+
+TrainModel::TrainModel(const Model& model, FullParams& full, ThreadPool& pool, const TrainModelOptions& opt)
+    : TrainModel(model, nullptr, &full, pool, opt) {}
+
+TrainModel::TrainModel(const Model& model, LoraParams* lora, FullParams* full, ThreadPool& pool,
+                       const TrainModelOptions& opt)
+    : model_(model), lora_(lora), full_(full), pool_(pool), opt_(opt) {
   if (opt.max_tokens <= 0) fail("training micro-batch must hold at least one token");
   const Hparams& h = model.hparams();
   const int64_t n_acts = opt.checkpointing ? 1 : h.n_layer;
@@ -57,17 +65,17 @@ TrainModel::TrainModel(const Model& model, LoraParams& params, ThreadPool& pool,
 
 TrainModel::~TrainModel() = default;
 
-ActivationBytes TrainModel::activation_bytes(const Model& model, const LoraSpec& spec, int64_t N) {
+ActivationBytes TrainModel::activation_bytes(const Model& model, const LoraSpec* spec, int64_t N) {
   const Hparams& h = model.hparams();
   const int64_t C = h.n_embd, q = h.q_dim(), kv = h.kv_dim(), F = h.n_ff;
   int64_t per_layer = N * (3 + 2 * C + q + 2 * kv + h.n_head + q + 3 * F);
   if (model.arch().qk_norm) per_layer += N * (q + kv + h.n_head + h.n_head_kv);
   int64_t lora = 0, lora_in = 0;
-  for (int p = 0; p < kNumProjections; ++p) {
-    if (!spec.targets[p]) continue;
-    lora += N * spec.rank;
+  for (int p = 0; spec && p < kNumProjections; ++p) {
+    if (!spec->targets[p]) continue;
+    lora += N * spec->rank;
     const TensorView& w = model.projection(0, static_cast<Projection>(p));
-    if (spec.dropout > 0.0f) lora_in += N * w.ne[0];
+    if (spec->dropout > 0.0f) lora_in += N * w.ne[0];
   }
   ActivationBytes b;
   b.per_layer = static_cast<size_t>(per_layer + lora + lora_in) * sizeof(float);
@@ -89,6 +97,10 @@ void TrainModel::check(const TrainBatch& b) const {
   }
 }
 
+const TensorView& TrainModel::weight(const TensorView& t) const { return full_ ? full_->view(t) : t; }
+float* TrainModel::weight_grad(const TensorView& t) const { return full_ ? full_->grad(t) : nullptr; }
+const float* TrainModel::weight_f32(const TensorView& t) const { return f32(weight(t)); }
+
 const float* TrainModel::dense(const TensorView& w, std::vector<float>& scratch) const {
   if (w.type == DType::F32) return f32(w);
   const int64_t in = w.ne[0], rows = w.rows();
@@ -103,7 +115,28 @@ const float* TrainModel::dense(const TensorView& w, std::vector<float>& scratch)
 
 void TrainModel::embed(const TrainBatch& b, float* x) const {
   const int64_t C = model_.hparams().n_embd;
-  for (int64_t i = 0; i < b.size(); ++i) dequantize_row(model_.tok_embd().type, model_.tok_embd().row(b.tokens[i]), x + i * C, C);
+  const TensorView& e = weight(model_.tok_embd());
+  for (int64_t i = 0; i < b.size(); ++i) dequantize_row(e.type, e.row(b.tokens[i]), x + i * C, C);
+}
+
+// Full training: each token's input gradient lands on its embedding row.
+void TrainModel::embed_backward(const TrainBatch& b, const float* dx) {
+  float* g = weight_grad(model_.tok_embd());
+  if (!g) return;
+  const int64_t C = model_.hparams().n_embd;
+  for (int64_t i = 0; i < b.size(); ++i) {
+    float* row = g + static_cast<int64_t>(b.tokens[i]) * C;
+    for (int64_t c = 0; c < C; ++c) row[c] += dx[i * C + c];
+  }
+}
+
+// Full training: a bias added to every row of an [N, n] output gets the column sums of dy.
+void TrainModel::bias_backward(const TensorView& bias, const float* dy, int64_t N, int64_t n) {
+  float* g = weight_grad(bias);
+  if (!g) return;
+  for (int64_t t = 0; t < N; ++t) {
+    for (int64_t i = 0; i < n; ++i) g[i] += dy[t * n + i];
+  }
 }
 
 TrainModel::LayerActs& TrainModel::acts_for(int64_t layer) {
@@ -114,47 +147,51 @@ TrainModel::LayerActs& TrainModel::acts_for(int64_t layer) {
 // dropped-out LoRA input; u receives A·xl.
 void TrainModel::project(int64_t l, Projection p, const float* x, int64_t N, float* y, float* u, float* xl,
                          bool train) {
-  const TensorView& w = model_.projection(l, p);
+  const TensorView& w = weight(model_.projection(l, p));
   const float* W = dense(w, wscratch_);
-  const LoraSlot* s = params_.slot(l, p);
-  const LoraShape shape{N, w.ne[0], w.ne[1], params_.spec().rank};
-  const float* A = s ? params_.values.data() + s->a_offset : nullptr;
-  const float* B = s ? params_.values.data() + s->b_offset : nullptr;
+  const LoraSlot* s = lora_ ? lora_->slot(l, p) : nullptr;
+  const LoraShape shape{N, w.ne[0], w.ne[1], lora_ ? lora_->spec().rank : 0};
+  const float* A = s ? lora_->values.data() + s->a_offset : nullptr;
+  const float* B = s ? lora_->values.data() + s->b_offset : nullptr;
   const float* lora_in = x;
-  const float rate = params_.spec().dropout;
+  const float rate = lora_ ? lora_->spec().dropout : 0.0f;
   if (s && train && rate > 0.0f) {
     const float keep_scale = 1.0f / (1.0f - rate);
     for (int64_t i = 0; i < N * shape.in; ++i) xl[i] = dropout_keep(dropout_seed_, l, p, i, rate) ? x[i] * keep_scale : 0.0f;
     lora_in = xl;
   }
-  lora_linear_forward(x, lora_in, W, A, B, params_.scale(), shape, u, y, &pool_);
+  lora_linear_forward(x, lora_in, W, A, B, lora_ ? lora_->scale() : 0.0f, shape, u, y, &pool_);
 }
 
 void TrainModel::project_backward(int64_t l, Projection p, const float* dy, const float* x, const float* u,
                                   const float* xl, int64_t N, float* dx) {
-  const TensorView& w = model_.projection(l, p);
+  const TensorView& model_w = model_.projection(l, p);
+  const TensorView& w = weight(model_w);
   const float* W = dense(w, wscratch_);
-  const LoraSlot* s = params_.slot(l, p);
-  const int64_t r = params_.spec().rank;
+  const LoraSlot* s = lora_ ? lora_->slot(l, p) : nullptr;
+  const int64_t r = lora_ ? lora_->spec().rank : 0;
   const LoraShape shape{N, w.ne[0], w.ne[1], r};
   if (!s) {
     lora_linear_backward<float>(dy, x, W, nullptr, nullptr, nullptr, 0.0f, shape, dx, nullptr, nullptr, nullptr,
                                 nullptr, &pool_);
+    // Full training: dW [out, in] += dyᵀ · x, summed over the N tokens.
+    if (float* gw = weight_grad(model_w)) gemm_tn(shape.out, shape.in, N, dy, x, gw, true, &pool_);
     return;
   }
+  LoraParams& lora = *lora_;
   resize(lora_scratch_, 2 * N * r);
-  const float rate = params_.spec().dropout;
-  float* A_grad = params_.grads.data() + s->a_offset;
-  float* B_grad = params_.grads.data() + s->b_offset;
-  const float* A = params_.values.data() + s->a_offset;
-  const float* B = params_.values.data() + s->b_offset;
+  const float rate = lora.spec().dropout;
+  float* A_grad = lora.grads.data() + s->a_offset;
+  float* B_grad = lora.grads.data() + s->b_offset;
+  const float* A = lora.values.data() + s->a_offset;
+  const float* B = lora.values.data() + s->b_offset;
   if (rate <= 0.0f) {
-    lora_linear_backward(dy, x, W, A, B, u, params_.scale(), shape, dx, static_cast<float*>(nullptr), A_grad, B_grad,
+    lora_linear_backward(dy, x, W, A, B, u, lora.scale(), shape, dx, static_cast<float*>(nullptr), A_grad, B_grad,
                          lora_scratch_.data(), &pool_);
     return;
   }
   std::vector<float> dxl(static_cast<size_t>(N * shape.in), 0.0f);
-  lora_linear_backward(dy, xl, W, A, B, u, params_.scale(), shape, dx, dxl.data(), A_grad, B_grad,
+  lora_linear_backward(dy, xl, W, A, B, u, lora.scale(), shape, dx, dxl.data(), A_grad, B_grad,
                        lora_scratch_.data(), &pool_);
   const float keep_scale = 1.0f / (1.0f - rate);
   for (int64_t i = 0; i < N * shape.in; ++i) {
@@ -167,7 +204,8 @@ void TrainModel::layer_forward(int64_t l, const TrainBatch& b, const float* x_in
   const Hparams& h = model_.hparams();
   const LayerWeights& w = model_.layer(l);
   const int64_t N = b.size(), C = h.n_embd, qd = h.q_dim(), kvd = h.kv_dim(), F = h.n_ff, hd = h.head_dim;
-  const bool dropout = train && params_.spec().dropout > 0.0f;
+  const bool dropout = train && lora_ && lora_->spec().dropout > 0.0f;
+  const int64_t rank = lora_ ? lora_->spec().rank : 0;
   for (auto* v : {&a.xn1, &a.x_mid, &a.xn2}) resize(*v, N * C);
   for (auto* v : {&a.q, &a.att, &a.q_pre}) resize(*v, N * qd);
   for (auto* v : {&a.k, &a.v, &a.k_pre}) resize(*v, N * kvd);
@@ -177,28 +215,29 @@ void TrainModel::layer_forward(int64_t l, const TrainBatch& b, const float* x_in
   resize(a.rstd_q, N * h.n_head);
   resize(a.rstd_k, N * h.n_head_kv);
   for (int p = 0; p < kNumProjections; ++p) {
-    resize(a.u[p], N * params_.spec().rank);
+    resize(a.u[p], N * rank);
     if (dropout) resize(a.xl[p], N * model_.projection(l, static_cast<Projection>(p)).ne[0]);
   }
   auto U = [&](Projection p) { return a.u[static_cast<int>(p)].data(); };
   auto XL = [&](Projection p) { return dropout ? a.xl[static_cast<int>(p)].data() : nullptr; };
 
-  rmsnorm_forward(x_in, f32(w.attn_norm), a.xn1.data(), a.rstd1.data(), N, C, h.rms_eps);
+  rmsnorm_forward(x_in, weight_f32(w.attn_norm), a.xn1.data(), a.rstd1.data(), N, C, h.rms_eps);
   project(l, Projection::Q, a.xn1.data(), N, a.q.data(), U(Projection::Q), XL(Projection::Q), train);
   project(l, Projection::K, a.xn1.data(), N, a.k.data(), U(Projection::K), XL(Projection::K), train);
   project(l, Projection::V, a.xn1.data(), N, a.v.data(), U(Projection::V), XL(Projection::V), train);
   if (w.bq.valid()) {
+    const float *bq = weight_f32(w.bq), *bk = weight_f32(w.bk), *bv = weight_f32(w.bv);
     for (int64_t t = 0; t < N; ++t) {
-      for (int64_t i = 0; i < qd; ++i) a.q[t * qd + i] += f32(w.bq)[i];
-      for (int64_t i = 0; i < kvd; ++i) a.k[t * kvd + i] += f32(w.bk)[i];
-      for (int64_t i = 0; i < kvd; ++i) a.v[t * kvd + i] += f32(w.bv)[i];
+      for (int64_t i = 0; i < qd; ++i) a.q[t * qd + i] += bq[i];
+      for (int64_t i = 0; i < kvd; ++i) a.k[t * kvd + i] += bk[i];
+      for (int64_t i = 0; i < kvd; ++i) a.v[t * kvd + i] += bv[i];
     }
   }
   if (w.q_norm.valid()) {  // qwen3: per-head RMSNorm before RoPE
     std::copy(a.q.begin(), a.q.begin() + N * qd, a.q_pre.begin());
     std::copy(a.k.begin(), a.k.begin() + N * kvd, a.k_pre.begin());
-    rmsnorm_forward(a.q_pre.data(), f32(w.q_norm), a.q.data(), a.rstd_q.data(), N * h.n_head, hd, h.rms_eps);
-    rmsnorm_forward(a.k_pre.data(), f32(w.k_norm), a.k.data(), a.rstd_k.data(), N * h.n_head_kv, hd, h.rms_eps);
+    rmsnorm_forward(a.q_pre.data(), weight_f32(w.q_norm), a.q.data(), a.rstd_q.data(), N * h.n_head, hd, h.rms_eps);
+    rmsnorm_forward(a.k_pre.data(), weight_f32(w.k_norm), a.k.data(), a.rstd_k.data(), N * h.n_head_kv, hd, h.rms_eps);
   }
   const float* inv = model_.rope_inv_freq().data();
   rope_forward(a.q.data(), b.pos.data(), N, h.n_head, hd, h.rope_dim, inv, model_.rope_style());
@@ -207,7 +246,7 @@ void TrainModel::layer_forward(int64_t l, const TrainBatch& b, const float* x_in
   attention_forward(a.q.data(), a.k.data(), a.v.data(), b.seg_start.data(), as, a.att.data(), a.lse.data(), &pool_);
   project(l, Projection::O, a.att.data(), N, a.x_mid.data(), U(Projection::O), XL(Projection::O), train);
   for (int64_t i = 0; i < N * C; ++i) a.x_mid[i] += x_in[i];
-  rmsnorm_forward(a.x_mid.data(), f32(w.ffn_norm), a.xn2.data(), a.rstd2.data(), N, C, h.rms_eps);
+  rmsnorm_forward(a.x_mid.data(), weight_f32(w.ffn_norm), a.xn2.data(), a.rstd2.data(), N, C, h.rms_eps);
   project(l, Projection::Gate, a.xn2.data(), N, a.gate.data(), U(Projection::Gate), XL(Projection::Gate), train);
   project(l, Projection::Up, a.xn2.data(), N, a.up.data(), U(Projection::Up), XL(Projection::Up), train);
   swiglu_forward(a.gate.data(), a.up.data(), a.hidden.data(), N * F);
@@ -220,7 +259,7 @@ void TrainModel::layer_backward(int64_t l, const TrainBatch& b, const float* x_i
   const Hparams& h = model_.hparams();
   const LayerWeights& w = model_.layer(l);
   const int64_t N = b.size(), C = h.n_embd, qd = h.q_dim(), kvd = h.kv_dim(), F = h.n_ff, hd = h.head_dim;
-  const bool dropout = params_.spec().dropout > 0.0f;
+  const bool dropout = lora_ && lora_->spec().dropout > 0.0f;
   auto U = [&](Projection p) { return a.u[static_cast<int>(p)].data(); };
   auto XL = [&](Projection p) { return dropout ? a.xl[static_cast<int>(p)].data() : nullptr; };
   std::vector<float> d_hidden(N * F, 0.0f), d_gate(N * F, 0.0f), d_up(N * F, 0.0f), d_xn(N * C, 0.0f);
@@ -229,7 +268,7 @@ void TrainModel::layer_backward(int64_t l, const TrainBatch& b, const float* x_i
   swiglu_backward(d_hidden.data(), a.gate.data(), a.up.data(), d_gate.data(), d_up.data(), N * F);
   project_backward(l, Projection::Gate, d_gate.data(), a.xn2.data(), U(Projection::Gate), XL(Projection::Gate), N, d_xn.data());
   project_backward(l, Projection::Up, d_up.data(), a.xn2.data(), U(Projection::Up), XL(Projection::Up), N, d_xn.data());
-  rmsnorm_backward(d_xn.data(), a.x_mid.data(), f32(w.ffn_norm), a.rstd2.data(), dx, static_cast<float*>(nullptr), N, C);
+  rmsnorm_backward(d_xn.data(), a.x_mid.data(), weight_f32(w.ffn_norm), a.rstd2.data(), dx, weight_grad(w.ffn_norm), N, C);
   // Attention block: x_mid = x_in + o(attn(rope(q), rope(k), v)).
   std::vector<float> d_att(N * qd, 0.0f), dq(N * qd, 0.0f), dk(N * kvd, 0.0f), dv(N * kvd, 0.0f);
   project_backward(l, Projection::O, dx, a.att.data(), U(Projection::O), XL(Projection::O), N, d_att.data());
@@ -241,16 +280,19 @@ void TrainModel::layer_backward(int64_t l, const TrainBatch& b, const float* x_i
   rope_backward(dk.data(), b.pos.data(), N, h.n_head_kv, hd, h.rope_dim, inv, model_.rope_style());
   if (w.q_norm.valid()) {
     std::vector<float> dq_pre(N * qd, 0.0f), dk_pre(N * kvd, 0.0f);
-    rmsnorm_backward(dq.data(), a.q_pre.data(), f32(w.q_norm), a.rstd_q.data(), dq_pre.data(), static_cast<float*>(nullptr), N * h.n_head, hd);
-    rmsnorm_backward(dk.data(), a.k_pre.data(), f32(w.k_norm), a.rstd_k.data(), dk_pre.data(), static_cast<float*>(nullptr), N * h.n_head_kv, hd);
+    rmsnorm_backward(dq.data(), a.q_pre.data(), weight_f32(w.q_norm), a.rstd_q.data(), dq_pre.data(), weight_grad(w.q_norm), N * h.n_head, hd);
+    rmsnorm_backward(dk.data(), a.k_pre.data(), weight_f32(w.k_norm), a.rstd_k.data(), dk_pre.data(), weight_grad(w.k_norm), N * h.n_head_kv, hd);
     dq.swap(dq_pre);
     dk.swap(dk_pre);
   }
+  bias_backward(w.bq, dq.data(), N, qd);
+  bias_backward(w.bk, dk.data(), N, kvd);
+  bias_backward(w.bv, dv.data(), N, kvd);
   std::fill(d_xn.begin(), d_xn.end(), 0.0f);
   project_backward(l, Projection::Q, dq.data(), a.xn1.data(), U(Projection::Q), XL(Projection::Q), N, d_xn.data());
   project_backward(l, Projection::K, dk.data(), a.xn1.data(), U(Projection::K), XL(Projection::K), N, d_xn.data());
   project_backward(l, Projection::V, dv.data(), a.xn1.data(), U(Projection::V), XL(Projection::V), N, d_xn.data());
-  rmsnorm_backward(d_xn.data(), x_in, f32(w.attn_norm), a.rstd1.data(), dx, static_cast<float*>(nullptr), N, C);
+  rmsnorm_backward(d_xn.data(), x_in, weight_f32(w.attn_norm), a.rstd1.data(), dx, weight_grad(w.attn_norm), N, C);
 }
 
 // Final norm, output matrix and masked cross-entropy, in chunks of rows so the logits never
@@ -259,10 +301,11 @@ double TrainModel::head(const TrainBatch& b, const float* x, float loss_weight, 
   const Hparams& h = model_.hparams();
   const int64_t N = b.size(), C = h.n_embd, V = h.n_vocab;
   std::vector<float> xf(N * C), rstd(N), dxf(backward ? N * C : 0, 0.0f);
-  rmsnorm_forward(x, f32(model_.output_norm()), xf.data(), rstd.data(), N, C, h.rms_eps);
-  const float* W = dense(model_.output(), out_scratch_);
-  // The output matrix is frozen and the largest: transpose it once, not for every chunk.
-  if (out_t_.empty()) {
+  rmsnorm_forward(x, weight_f32(model_.output_norm()), xf.data(), rstd.data(), N, C, h.rms_eps);
+  const float* W = dense(weight(model_.output()), out_scratch_);
+  float* W_grad = backward ? weight_grad(model_.output()) : nullptr;
+  // A frozen output matrix is the largest: transpose it once, not for every chunk.
+  if (!full_ && out_t_.empty()) {
     out_t_.resize(static_cast<size_t>(V * C));
     for (int64_t v = 0; v < V; ++v) {
       for (int64_t c = 0; c < C; ++c) out_t_[c * V + v] = W[v * C + c];
@@ -274,13 +317,17 @@ double TrainModel::head(const TrainBatch& b, const float* x, float loss_weight, 
     const int64_t n = std::min(kHeadRows, N - r0);
     const int32_t* tg = b.targets.data() + r0;
     if (std::none_of(tg, tg + n, [](int32_t t) { return t >= 0; })) continue;
-    gemm_nn(n, V, C, xf.data() + r0 * C, out_t_.data(), logits_.data(), false, &pool_);
+    if (full_) gemm_nt(n, V, C, xf.data() + r0 * C, W, logits_.data(), false, &pool_);
+    else gemm_nn(n, V, C, xf.data() + r0 * C, out_t_.data(), logits_.data(), false, &pool_);
     total += cross_entropy_forward(logits_.data(), tg, n, V);
     if (!backward) continue;
     cross_entropy_backward(logits_.data(), tg, n, V, loss_weight, logits_.data());  // in place
     gemm_nn(n, C, V, logits_.data(), W, dxf.data() + r0 * C, true, &pool_);
+    if (W_grad) gemm_tn(V, C, n, logits_.data(), xf.data() + r0 * C, W_grad, true, &pool_);
   }
-  if (backward) rmsnorm_backward(dxf.data(), x, f32(model_.output_norm()), rstd.data(), dx, static_cast<float*>(nullptr), N, C);
+  if (backward) {
+    rmsnorm_backward(dxf.data(), x, weight_f32(model_.output_norm()), rstd.data(), dx, weight_grad(model_.output_norm()), N, C);
+  }
   return total;
 }
 
@@ -301,6 +348,7 @@ double TrainModel::forward_backward(const TrainBatch& b, float loss_weight, uint
     }
     layer_backward(l, b, layer_inputs_[l].data(), acts_for(l), dx_.data());
   }
+  embed_backward(b, dx_.data());
   return nll;
 }
 
@@ -327,9 +375,9 @@ const std::vector<float>& TrainModel::forward_logits(const TrainBatch& b) {
     layer_forward(l, b, x.data(), acts_for(0), y.data(), false);
     x.swap(y);
   }
-  rmsnorm_forward(x.data(), f32(model_.output_norm()), y.data(), rstd.data(), N, C, h.rms_eps);
+  rmsnorm_forward(x.data(), weight_f32(model_.output_norm()), y.data(), rstd.data(), N, C, h.rms_eps);
   logits_.assign(static_cast<size_t>(N * V), 0.0f);
-  gemm_nt(N, V, C, y.data(), dense(model_.output(), out_scratch_), logits_.data(), false, &pool_);
+  gemm_nt(N, V, C, y.data(), dense(weight(model_.output()), out_scratch_), logits_.data(), false, &pool_);
   return logits_;
 }
 

@@ -1,6 +1,7 @@
 // The training pass: a forward over a TrainBatch that keeps what the backward needs, and a
-// backward through the frozen base (any weight type: each matrix is dequantized to F32 when
-// used, QLoRA-style) that accumulates gradients of the LoRA A and B matrices only.
+// backward that accumulates gradients either of the LoRA A and B matrices only, through the
+// frozen base (any weight type: each matrix is dequantized to F32 when used, QLoRA-style),
+// or, for full fine-tuning, of every weight (read from FullParams' F32 copies).
 // With gradient checkpointing only each layer's input is kept; the backward recomputes
 // one layer's activations at a time.
 #pragma once
@@ -14,6 +15,7 @@
 
 namespace trellis {
 
+class FullParams;
 class ThreadPool;
 
 struct TrainModelOptions {
@@ -30,11 +32,15 @@ struct ActivationBytes {
 
 class TrainModel {
  public:
-  TrainModel(const Model& model, LoraParams& params, ThreadPool& pool, const TrainModelOptions& opt);
+  // LoRA training: gradients of `lora` only.
+  TrainModel(const Model& model, LoraParams& lora, ThreadPool& pool, const TrainModelOptions& opt);
+  // Full training: gradients of every weight in `full`, which the forward reads instead of
+  // the model's own tensors.
+  TrainModel(const Model& model, FullParams& full, ThreadPool& pool, const TrainModelOptions& opt);
   ~TrainModel();
 
   // Forward and backward over `batch`; the loss is loss_weight · Σ NLL of scored tokens and
-  // its gradient is ADDED to params.grads. Returns the unweighted Σ NLL (nats).
+  // its gradient is ADDED to the parameters' grads. Returns the unweighted Σ NLL (nats).
   // dropout_seed picks the dropout masks (only used when the spec has dropout > 0).
   double forward_backward(const TrainBatch& batch, float loss_weight, uint64_t dropout_seed);
   // Σ NLL of scored tokens, no gradients, no dropout.
@@ -42,11 +48,19 @@ class TrainModel {
   // Logits [batch.size(), vocab] of the last forward_logits call (no dropout).
   const std::vector<float>& forward_logits(const TrainBatch& batch);
 
-  static ActivationBytes activation_bytes(const Model& model, const LoraSpec& spec, int64_t tokens);
+  // `spec` null: full training (no LoRA activations).
+  static ActivationBytes activation_bytes(const Model& model, const LoraSpec* spec, int64_t tokens);
 
  private:
   struct LayerActs;
-  struct Grads;
+  TrainModel(const Model& model, LoraParams* lora, FullParams* full, ThreadPool& pool, const TrainModelOptions& opt);
+  // The weight the pass uses for one of the model's tensors (FullParams' copy when training
+  // all weights), and its gradient buffer (nullptr when frozen).
+  const TensorView& weight(const TensorView& t) const;
+  float* weight_grad(const TensorView& t) const;
+  const float* weight_f32(const TensorView& t) const;
+  void embed_backward(const TrainBatch& b, const float* dx);
+  void bias_backward(const TensorView& bias, const float* dy, int64_t N, int64_t n);
   void check(const TrainBatch& batch) const;
   void embed(const TrainBatch& b, float* x) const;
   void layer_forward(int64_t l, const TrainBatch& b, const float* x_in, LayerActs& a, float* x_out, bool train);
@@ -59,7 +73,8 @@ class TrainModel {
   LayerActs& acts_for(int64_t layer);
 
   const Model& model_;
-  LoraParams& params_;
+  LoraParams* lora_;  // exactly one of lora_ and full_ is set
+  FullParams* full_;
   ThreadPool& pool_;
   TrainModelOptions opt_;
   uint64_t dropout_seed_ = 0;

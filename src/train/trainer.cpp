@@ -11,8 +11,10 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "model/convert.h"
 #include "tokenizer/tokenizer.h"
 #include "train/checkpoint.h"
+#include "train/full_params.h"
 #include "train/loss_plot.h"
 #include "train/memory_plan.h"
 #include "train/peak_flops.h"
@@ -48,10 +50,10 @@ uint64_t mix(uint64_t a, uint64_t b) {
 }
 
 // Model FLOPs of one micro-batch (recomputation not counted, as in the usual MFU):
-// frozen base 2·P forward + 2·P input gradient per token, LoRA 2·r(in+out) forward and
-// 4·r(in+out) backward per token and target, attention 4·hd per (query, key) pair and head
-// forward and twice that backward.
-double micro_batch_flops(const Model& m, const LoraParams& p, const TrainBatch& b) {
+// base 2·P forward + 2·P input gradient per token (+ 2·P weight gradient when all weights
+// train, lora null), LoRA 2·r(in+out) forward and 4·r(in+out) backward per token and target,
+// attention 4·hd per (query, key) pair and head forward and twice that backward.
+double micro_batch_flops(const Model& m, const LoraParams* p, const TrainBatch& b) {
   const Hparams& h = m.hparams();
   double base = static_cast<double>(h.n_vocab) * h.n_embd;
   for (int64_t l = 0; l < h.n_layer; ++l) {
@@ -60,8 +62,10 @@ double micro_batch_flops(const Model& m, const LoraParams& p, const TrainBatch& 
       base += static_cast<double>(w.ne[0]) * w.ne[1];
     }
   }
-  double lora = 0;
-  for (const LoraSlot& s : p.slots()) lora += 6.0 * p.spec().rank * static_cast<double>(s.in + s.out);
+  double lora = p ? 0.0 : 2.0 * base;  // full: the weight gradients
+  if (p) {
+    for (const LoraSlot& s : p->slots()) lora += 6.0 * p->spec().rank * static_cast<double>(s.in + s.out);
+  }
   double pairs = 0;
   for (int64_t t = 0; t < b.size(); ++t) pairs += static_cast<double>(t - b.seg_start[t] + 1);
   const double attn = 12.0 * pairs * static_cast<double>(h.head_dim * h.n_head * h.n_layer);
@@ -96,6 +100,9 @@ class TrainRun {
   void maybe_eval(int64_t step, bool last);
   void save_outputs(bool final);
   void write_metrics() const;
+  void write_trained(const std::string& dir) const;  // the adapter, or the model (full)
+  std::vector<float>& values() { return full_ ? full_->values : lora_->values; }
+  std::vector<float>& grads() { return full_ ? full_->grads : lora_->grads; }
   std::string path(const std::string& name) const { return c_.out_dir + "/" + name; }
 
   const Model& m_;
@@ -103,7 +110,8 @@ class TrainRun {
   ThreadPool& pool_;
   const Trainer::Log& log_;
   Data d_;
-  std::unique_ptr<LoraParams> params_;
+  std::unique_ptr<LoraParams> lora_;  // exactly one of lora_ and full_
+  std::unique_ptr<FullParams> full_;
   std::unique_ptr<TrainModel> tm_;
   std::unique_ptr<AdamW> opt_;
   LrSchedule sched_;
@@ -159,18 +167,22 @@ void TrainRun::dry_run() const {
 }
 
 void TrainRun::plan() {
-  MemoryPlanInput in{&m_, c_.lora, c_.micro_batch * c_.data.ctx, c_.checkpointing, c_.max_memory_gib};
+  MemoryPlanInput in{&m_, c_.lora, c_.micro_batch * c_.data.ctx, c_.checkpointing, c_.max_memory_gib, c_.full};
   const MemoryPlan p = plan_memory(in);
   checkpointing_ = p.checkpointing;
   log_(p.summary);
 }
 
 nlohmann::json TrainRun::settings() const {
-  return {{"model", m_.name()},          {"n_params", m_.n_params()},         {"data", c_.data_path},
-          {"train_windows", d_.train_windows.size()}, {"rank", c_.lora.rank}, {"alpha", c_.lora.alpha},
-          {"targets", c_.lora.targets_string()}, {"rslora", c_.lora.rslora}, {"dropout", c_.lora.dropout},
-          {"lr", c_.lr},                  {"seed", c_.seed},                   {"total_steps", total_steps_},
-          {"micro_batch", c_.micro_batch}, {"grad_accum", c_.grad_accum},    {"ctx", c_.data.ctx}};
+  nlohmann::json s = {{"model", m_.name()},          {"n_params", m_.n_params()},   {"data", c_.data_path},
+                      {"train_windows", d_.train_windows.size()},                    {"mode", c_.full ? "full" : "lora"},
+                      {"lr", c_.lr},                  {"seed", c_.seed},             {"total_steps", total_steps_},
+                      {"micro_batch", c_.micro_batch}, {"grad_accum", c_.grad_accum}, {"ctx", c_.data.ctx}};
+  if (!c_.full) {
+    s.update({{"rank", c_.lora.rank}, {"alpha", c_.lora.alpha}, {"targets", c_.lora.targets_string()},
+              {"rslora", c_.lora.rslora}, {"dropout", c_.lora.dropout}});
+  }
+  return s;
 }
 
 const std::vector<int32_t>& TrainRun::epoch_order(int64_t epoch) {
@@ -223,9 +235,9 @@ void TrainRun::train_step(int64_t step, double t_start) {
   for (const TrainBatch& b : batches) {
     scored += b.scored();
     tokens += b.size();
-    flops += micro_batch_flops(m_, *params_, b);
+    flops += micro_batch_flops(m_, lora_.get(), b);
   }
-  params_->zero_grads();
+  std::fill(grads().begin(), grads().end(), 0.0f);
   // One normalisation for the whole accumulation window: every label token weighs the same.
   const float weight = scored ? 1.0f / static_cast<float>(scored) : 0.0f;
   double nll = 0.0;
@@ -233,16 +245,16 @@ void TrainRun::train_step(int64_t step, double t_start) {
     nll += tm_->forward_backward(batches[a], weight, mix(c_.seed, static_cast<uint64_t>(step * 1000003 + static_cast<int64_t>(a))));
   }
   const double loss = scored ? nll / static_cast<double>(scored) : 0.0;
-  const double norm = clip_grad_norm(params_->grads, c_.clip);
+  const double norm = clip_grad_norm(grads(), c_.clip);
   if (!std::isfinite(loss) || !std::isfinite(norm)) {
     const bool have = std::filesystem::exists(path("checkpoint.safetensors"));
     fail("training stopped at step ", step + 1, ": the loss became ", std::isfinite(loss) ? "finite but the gradient " : "",
          "NaN/infinite (learning rate ", sched_.at(step), " too high?); ",
          have ? "the last good checkpoint is kept in " + path("checkpoint.safetensors") : "no checkpoint was written yet",
-         "; no adapter was written for this run");
+         "; nothing was written for this run but the checkpoint");
   }
   const double lr = sched_.at(step);
-  opt_->step(params_->values, params_->grads, lr);
+  opt_->step(values(), grads(), lr);
   state_.step = step + 1;
   ++steps_this_session_;
   last_loss_ = loss;
@@ -269,8 +281,9 @@ void TrainRun::maybe_eval(int64_t step, bool last) {
     state_.best_eval = last_eval_;
     state_.best_step = step;
     state_.evals_without_improvement = 0;
-    write_peft_adapter(*params_, m_, path("best"));
-    log_(cat("eval loss ", fmt("%.4f", last_eval_), " at step ", step, " (best so far; adapter saved in ", path("best"), ")"));
+    write_trained(path("best"));
+    log_(cat("eval loss ", fmt("%.4f", last_eval_), " at step ", step, " (best so far; ", c_.full ? "model" : "adapter",
+             " saved in ", path("best"), ")"));
   } else {
     ++state_.evals_without_improvement;
     log_(cat("eval loss ", fmt("%.4f", last_eval_), " at step ", step, " (best ", fmt("%.4f", state_.best_eval),
@@ -292,10 +305,16 @@ void TrainRun::write_metrics() const {
   write_loss_plot(path("loss.png"), train, eval);
 }
 
+void TrainRun::write_trained(const std::string& dir) const {
+  if (!full_) return write_peft_adapter(*lora_, m_, dir);
+  std::filesystem::create_directories(dir);
+  full_->write_gguf(m_, dir + "/model.gguf", c_.save_type, c_.model_name, pool_);
+}
+
 void TrainRun::save_outputs(bool final) {
-  save_checkpoint(path("checkpoint.safetensors"), *params_, *opt_, state_, settings());
+  save_checkpoint(path("checkpoint.safetensors"), values(), *opt_, state_, settings());
   write_metrics();
-  if (final) write_peft_adapter(*params_, m_, c_.out_dir);
+  if (final) write_trained(c_.out_dir);
 }
 
 TrainResult TrainRun::run(const std::atomic<bool>* interrupt) {
@@ -314,17 +333,27 @@ TrainResult TrainRun::run(const std::atomic<bool>* interrupt) {
   const bool have_ckpt = std::filesystem::exists(path("checkpoint.safetensors"));
   if (have_ckpt && !c_.resume) fail(c_.out_dir, " already holds a training run (checkpoint.safetensors): use --resume to continue it, or another -o");
   if (!have_ckpt && c_.resume) fail(c_.out_dir, ": no checkpoint.safetensors to resume from");
-  params_ = std::make_unique<LoraParams>(m_, c_.lora);
-  params_->init(mix(c_.seed, 0x10a));
-  tm_ = std::make_unique<TrainModel>(m_, *params_, pool_, TrainModelOptions{c_.micro_batch * c_.data.ctx, checkpointing_});
-  opt_ = std::make_unique<AdamW>(params_->values.size(), c_.adam);
+  const TrainModelOptions tm_opt{c_.micro_batch * c_.data.ctx, checkpointing_};
+  if (c_.full) {
+    full_ = std::make_unique<FullParams>(m_, pool_);
+    tm_ = std::make_unique<TrainModel>(m_, *full_, pool_, tm_opt);
+  } else {
+    lora_ = std::make_unique<LoraParams>(m_, c_.lora);
+    lora_->init(mix(c_.seed, 0x10a));
+    tm_ = std::make_unique<TrainModel>(m_, *lora_, pool_, tm_opt);
+  }
+  opt_ = std::make_unique<AdamW>(values().size(), c_.adam);
   sched_ = {c_.lr, c_.warmup, total_steps_, c_.schedule, c_.min_lr_ratio};
   if (c_.resume) {
-    state_ = load_checkpoint(path("checkpoint.safetensors"), *params_, *opt_, settings());
+    state_ = load_checkpoint(path("checkpoint.safetensors"), values(), *opt_, settings());
     log_(cat("resumed from step ", state_.step, " of ", total_steps_));
   }
-  log_(cat("LoRA: rank ", c_.lora.rank, ", alpha ", c_.lora.alpha, ", targets ", c_.lora.targets_string(), ", ",
-           params_->values.size(), " trainable parameters; ", W, " windows, ", total_steps_, " steps"));
+  if (c_.full) {
+    log_(cat("full training: all ", values().size(), " weights trainable (F32); ", W, " windows, ", total_steps_, " steps"));
+  } else {
+    log_(cat("LoRA: rank ", c_.lora.rank, ", alpha ", c_.lora.alpha, ", targets ", c_.lora.targets_string(), ", ",
+             values().size(), " trainable parameters; ", W, " windows, ", total_steps_, " steps"));
+  }
   peak_ = measure_fp32_peak(pool_);
   log_(cat("FP32 FMA peak measured: ", fmt("%.1f", peak_ / 1e9), " GFLOP/s on ", pool_.size(), " threads"));
   session_start_ = now();
@@ -345,7 +374,7 @@ TrainResult TrainRun::run(const std::atomic<bool>* interrupt) {
   }
   if (!r.interrupted) {
     save_outputs(true);
-    r.message = cat(early_stop_ ? "early stopping: " : "", "adapter written to ", c_.out_dir,
+    r.message = cat(early_stop_ ? "early stopping: " : "", c_.full ? "model written to " + path("model.gguf") : "adapter written to " + c_.out_dir,
                     state_.best_step >= 0 ? cat(" (best eval ", fmt("%.4f", state_.best_eval), " at step ", state_.best_step, " in ", path("best"), ")") : "");
   }
   r.steps = state_.step;
@@ -362,6 +391,8 @@ TrainResult Trainer::run(const std::atomic<bool>* interrupt) {
   if (cfg_.micro_batch < 1 || cfg_.grad_accum < 1) fail("--micro-batch and --grad-accum must be at least 1");
   if (cfg_.data.ctx < 2) fail("--ctx must be at least 2");
   if (!(cfg_.lr > 0) || !std::isfinite(cfg_.lr)) fail("--lr must be a positive number");
+  if (cfg_.full && cfg_.lora.dropout > 0.0f) fail("--dropout is a LoRA option; it does not apply to --full");
+  if (cfg_.full) parse_quant_scheme(cfg_.save_type);  // a bad --save-type fails now, not after training
   TrainRun run(model_, cfg_, pool_, log_);
   return run.run(interrupt);
 }

@@ -1,6 +1,6 @@
 // `trellis train` as a library object: loads and packs the data, runs the optimisation loop
 // (gradient accumulation, clipping, AdamW, schedule), evaluates, logs, checkpoints, resumes,
-// stops early, and writes the adapter(s), metrics.jsonl and the loss plot into the output
+// stops early, and writes the adapter(s) (or, with full training, the model), metrics.jsonl and the loss plot into the output
 // directory. The CLI (cli/cmd_train.cpp) only parses options into a TrainerConfig.
 #pragma once
 #include <atomic>
@@ -24,6 +24,9 @@ struct TrainerConfig {
   DatasetOptions data;
   bool packing = true;
   LoraSpec lora;
+  bool full = false;              // train every weight (writes model.gguf instead of an adapter)
+  std::string save_type = "F32";  // full: tensor type of the written model (as for quantize)
+  std::string model_name;         // full: general.name of the written model ("" keeps the base's)
   AdamWConfig adam{0.9, 0.999, 1e-8, 0.0};
   double lr = 2e-4, min_lr_ratio = 0.0, clip = 1.0;
   int64_t warmup = 0;
