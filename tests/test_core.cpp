@@ -52,6 +52,21 @@ TEST(ThreadPool, ManySmallJobsBackToBack) {
   EXPECT_EQ(sum.load(), 20000 * 3);
 }
 
+// Jobs of different sizes back to back, with more threads than cores so workers are often
+// descheduled between reading a job's claim word and claiming: a stale claim used to run a
+// chunk of the next job twice (and could leave the caller spinning forever). Each job's
+// chunks must run exactly once.
+TEST(ThreadPool, BackToBackJobsOfChangingSizeRunEachChunkOnce) {
+  ThreadPool pool(std::max(4, available_cores() * 2));
+  std::vector<std::atomic<int>> hits(64);
+  for (int rep = 0; rep < 60000; ++rep) {
+    const int64_t n = 2 + rep % 7 * 9;  // 2 .. 56 chunks, changing every job
+    for (int64_t c = 0; c < n; ++c) hits[c].store(0, std::memory_order_relaxed);
+    pool.parallel_for(n, [&](int64_t c, int) { hits[c].fetch_add(1, std::memory_order_relaxed); });
+    for (int64_t c = 0; c < n; ++c) ASSERT_EQ(hits[c].load(), 1) << "job " << rep << " chunk " << c;
+  }
+}
+
 TEST(ThreadPool, EveryChunkOnce) {
   for (int threads : {1, 2, 3}) {
     ThreadPool pool(threads);

@@ -3,6 +3,7 @@
 #include <sched.h>
 
 #include <chrono>
+#include <stdexcept>
 
 namespace trellis {
 
@@ -13,6 +14,8 @@ inline void cpu_relax() {
 #endif
 }
 inline uint32_t generation_of(uint64_t claim) { return static_cast<uint32_t>(claim >> 32); }
+// Chunk index of a closed generation: above any chunk count parallel_for accepts.
+constexpr uint64_t kNoChunk = 0xffffffffu;
 }  // namespace
 
 int available_cores() {
@@ -42,7 +45,7 @@ void ThreadPool::work(uint32_t generation, int thread_index) {
     for (;;) {
       if (generation_of(c) != generation) return;
       chunk = static_cast<int64_t>(c & 0xffffffffu);
-      if (chunk >= n_chunks_.load(std::memory_order_relaxed)) return;
+      if (chunk >= n_chunks_.load(std::memory_order_acquire)) return;
       if (claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel)) break;
     }
     // The job cannot end (and job_ cannot change) while this claimed chunk is unfinished.
@@ -81,22 +84,28 @@ void ThreadPool::worker_loop(int thread_index) {
 
 void ThreadPool::parallel_for(int64_t n_chunks, const std::function<void(int64_t, int)>& fn) {
   if (n_chunks <= 0) return;
+  if (n_chunks >= static_cast<int64_t>(kNoChunk)) throw std::length_error("parallel_for: too many chunks");
   if (workers_.empty() || n_chunks == 1) {
     for (int64_t c = 0; c < n_chunks; ++c) fn(c, 0);
     return;
   }
+  // Close the previous job's claims first: a worker that read the old claim word but was
+  // descheduled before its compare-exchange must not claim a chunk of this job under the old
+  // generation (it would run a chunk twice). A closed generation has no claimable chunk.
+  const uint32_t closed = generation_of(claim_.load(std::memory_order_relaxed)) + 1;
+  claim_.store((static_cast<uint64_t>(closed) << 32) | kNoChunk, std::memory_order_seq_cst);
   job_ = &fn;
-  n_chunks_.store(n_chunks, std::memory_order_relaxed);
-  done_.store(0, std::memory_order_relaxed);
+  n_chunks_.store(n_chunks, std::memory_order_seq_cst);
+  done_.store(0, std::memory_order_seq_cst);
   error_ = nullptr;
-  const uint32_t generation = generation_of(claim_.load(std::memory_order_relaxed)) + 1;
+  const uint32_t generation = closed + 1;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    claim_.store(static_cast<uint64_t>(generation) << 32, std::memory_order_release);
+    claim_.store(static_cast<uint64_t>(generation) << 32, std::memory_order_seq_cst);
   }
   wake_.notify_all();
   work(generation, 0);
-  while (done_.load(std::memory_order_acquire) != n_chunks) cpu_relax();
+  while (done_.load(std::memory_order_acquire) < n_chunks) cpu_relax();
   job_ = nullptr;
   if (error_) std::rethrow_exception(error_);
 }

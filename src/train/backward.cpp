@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "train/attention_kernel.h"
 #include "train/gemm.h"
 
 namespace trellis {
@@ -85,34 +87,31 @@ void rope_backward(T* dx, const int32_t* pos, int64_t N, int64_t H, int64_t hd, 
 
 namespace {
 
-template <class T>
-T dot(const T* a, const T* b, int64_t n) {
-  T s = 0;
-  for (int64_t i = 0; i < n; ++i) s += a[i] * b[i];
-  return s;
+bool have_avx2_fma() {
+  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return yes;
 }
 
+// F32 rows go to the AVX2 copy of the kernels when the CPU has it; F64 (the reference of the
+// finite-difference tests) always uses the baseline copy.
 template <class T>
-void axpy(T a, const T* x, T* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
-}
-
-template <class T>
-void attend_one(const T* q, const T* k, const T* v, int64_t j0, int64_t t, int64_t kv_stride, int64_t hd, T scale,
+void attend_row(const T* q, const T* k, const T* v, int64_t j0, int64_t t, int64_t kv_stride, int64_t hd, T scale,
                 std::vector<T>& scores, T* out, T* lse) {
-  const int64_t n = t - j0 + 1;
-  if (static_cast<int64_t>(scores.size()) < n) scores.resize(static_cast<size_t>(n));
-  T mx = -std::numeric_limits<T>::infinity();
-  for (int64_t j = 0; j < n; ++j) {
-    scores[j] = dot(q, k + (j0 + j) * kv_stride, hd) * scale;
-    mx = std::max(mx, scores[j]);
+  if constexpr (std::is_same_v<T, float>) {
+    if (have_avx2_fma()) return attention_detail::attend_one_avx2(q, k, v, j0, t, kv_stride, hd, scale, scores, out, lse);
   }
-  T sum = 0;
-  for (int64_t j = 0; j < n; ++j) sum += (scores[j] = std::exp(scores[j] - mx));
-  for (int64_t i = 0; i < hd; ++i) out[i] = 0;
-  const T inv = T(1) / sum;
-  for (int64_t j = 0; j < n; ++j) axpy(scores[j] * inv, v + (j0 + j) * kv_stride, out, hd);
-  *lse = mx + std::log(sum);
+  attention_detail::attend_one(q, k, v, j0, t, kv_stride, hd, scale, scores, out, lse);
+}
+
+template <class T>
+void backward_head(const T* dout, const T* q, const T* k, const T* v, const T* out, const T* lse,
+                   const int32_t* seg_start, const AttentionShape& s, int64_t h, T* dq, T* dkh, T* dvh) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (have_avx2_fma()) {
+      return attention_detail::attention_backward_head_avx2(dout, q, k, v, out, lse, seg_start, s, h, dq, dkh, dvh);
+    }
+  }
+  attention_detail::attention_backward_head(dout, q, k, v, out, lse, seg_start, s, h, dq, dkh, dvh);
 }
 
 }  // namespace
@@ -126,7 +125,7 @@ void attention_forward(const T* q, const T* k, const T* v, const int32_t* seg_st
   auto job = [&](int64_t idx, int) {
     thread_local std::vector<T> scores;
     const int64_t t = idx / s.n_head, h = idx % s.n_head, g = h / group;
-    attend_one(q + t * qs + h * hd, k + g * hd, v + g * hd, seg_start[t], t, ks, hd, scale, scores,
+    attend_row(q + t * qs + h * hd, k + g * hd, v + g * hd, seg_start[t], t, ks, hd, scale, scores,
                out + t * qs + h * hd, lse + t * s.n_head + h);
   };
   if (pool) {
@@ -136,46 +135,20 @@ void attention_forward(const T* q, const T* k, const T* v, const int32_t* seg_st
   }
 }
 
-namespace {
-
-// One query head over all tokens: dq for that head, and its own dk/dv contributions
-// (dkh, dvh [N, hd]) which the caller sums over the group in a fixed order.
-template <class T>
-void attention_backward_head(const T* dout, const T* q, const T* k, const T* v, const T* out, const T* lse,
-                             const int32_t* seg_start, const AttentionShape& s, int64_t h, T* dq, T* dkh, T* dvh) {
-  const int64_t hd = s.head_dim, group = s.n_head / s.n_head_kv, g = h / group;
-  const int64_t qs = s.n_head * hd, ks = s.n_head_kv * hd;
-  const T scale = static_cast<T>(1.0 / std::sqrt(static_cast<double>(hd)));
-  for (int64_t t = 0; t < s.N; ++t) {
-    const T* qt = q + t * qs + h * hd;
-    const T* dot_ = dout + t * qs + h * hd;
-    // D = Σ_j p_j·(dO·v_j) = dO·O: the softmax Jacobian's shared term.
-    const T D = dot(dot_, out + t * qs + h * hd, hd);
-    const T l = lse[t * s.n_head + h];
-    T* dqt = dq + t * qs + h * hd;
-    for (int64_t j = seg_start[t]; j <= t; ++j) {
-      const T* kj = k + j * ks + g * hd;
-      const T* vj = v + j * ks + g * hd;
-      const T p = std::exp(dot(qt, kj, hd) * scale - l);
-      const T ds = p * (dot(dot_, vj, hd) - D) * scale;
-      axpy(ds, kj, dqt, hd);
-      axpy(ds, qt, dkh + j * hd, hd);
-      axpy(p, dot_, dvh + j * hd, hd);
-    }
-  }
-}
-
-}  // namespace
-
 template <class T>
 void attention_backward(const T* dout, const T* q, const T* k, const T* v, const T* out, const T* lse,
                         const int32_t* seg_start, const AttentionShape& s, T* dq, T* dk, T* dv, ThreadPool* pool) {
   const int64_t hd = s.head_dim, group = s.n_head / s.n_head_kv, ks = s.n_head_kv * hd;
   const auto per_head = static_cast<size_t>(s.N * hd);
-  std::vector<T> dkh(per_head * s.n_head, T(0)), dvh(per_head * s.n_head, T(0));
+  // Reused between calls: fresh multi-megabyte buffers cost page faults every layer.
+  // (Pointers, not the thread_local names, go into the job: a worker would see its own.)
+  thread_local std::vector<T> dkh_buf, dvh_buf;
+  dkh_buf.assign(per_head * s.n_head, T(0));
+  dvh_buf.assign(per_head * s.n_head, T(0));
+  T* const dkh = dkh_buf.data();
+  T* const dvh = dvh_buf.data();
   auto job = [&](int64_t h, int) {
-    attention_backward_head(dout, q, k, v, out, lse, seg_start, s, h, dq, dkh.data() + h * per_head,
-                            dvh.data() + h * per_head);
+    backward_head(dout, q, k, v, out, lse, seg_start, s, h, dq, dkh + h * per_head, dvh + h * per_head);
   };
   if (pool) {
     pool->parallel_for(s.n_head, job);

@@ -38,6 +38,12 @@ void resize(std::vector<float>& v, int64_t n) {
   if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
 }
 
+// v holding exactly n zeros (its capacity is kept between calls).
+std::vector<float>& zeroed(std::vector<float>& v, int64_t n) {
+  v.assign(static_cast<size_t>(n), 0.0f);
+  return v;
+}
+
 }  // namespace
 
 // What the backward of one layer needs. Sized for max_tokens once.
@@ -262,7 +268,11 @@ void TrainModel::layer_backward(int64_t l, const TrainBatch& b, const float* x_i
   const bool dropout = lora_ && lora_->spec().dropout > 0.0f;
   auto U = [&](Projection p) { return a.u[static_cast<int>(p)].data(); };
   auto XL = [&](Projection p) { return dropout ? a.xl[static_cast<int>(p)].data() : nullptr; };
-  std::vector<float> d_hidden(N * F, 0.0f), d_gate(N * F, 0.0f), d_up(N * F, 0.0f), d_xn(N * C, 0.0f);
+  // Gradient buffers live in scratch_ (reused: fresh allocations cost page faults per layer).
+  std::vector<float>& d_hidden = zeroed(scratch_.d_hidden, N * F);
+  std::vector<float>& d_gate = zeroed(scratch_.d_gate, N * F);
+  std::vector<float>& d_up = zeroed(scratch_.d_up, N * F);
+  std::vector<float>& d_xn = zeroed(scratch_.d_xn, N * C);
   // FFN block: x_out = x_mid + down(swiglu(gate(xn2), up(xn2))); dx is also d x_mid's residual part.
   project_backward(l, Projection::Down, dx, a.hidden.data(), U(Projection::Down), XL(Projection::Down), N, d_hidden.data());
   swiglu_backward(d_hidden.data(), a.gate.data(), a.up.data(), d_gate.data(), d_up.data(), N * F);
@@ -270,7 +280,10 @@ void TrainModel::layer_backward(int64_t l, const TrainBatch& b, const float* x_i
   project_backward(l, Projection::Up, d_up.data(), a.xn2.data(), U(Projection::Up), XL(Projection::Up), N, d_xn.data());
   rmsnorm_backward(d_xn.data(), a.x_mid.data(), weight_f32(w.ffn_norm), a.rstd2.data(), dx, weight_grad(w.ffn_norm), N, C);
   // Attention block: x_mid = x_in + o(attn(rope(q), rope(k), v)).
-  std::vector<float> d_att(N * qd, 0.0f), dq(N * qd, 0.0f), dk(N * kvd, 0.0f), dv(N * kvd, 0.0f);
+  std::vector<float>& d_att = zeroed(scratch_.d_att, N * qd);
+  std::vector<float>& dq = zeroed(scratch_.dq, N * qd);
+  std::vector<float>& dk = zeroed(scratch_.dk, N * kvd);
+  std::vector<float>& dv = zeroed(scratch_.dv, N * kvd);
   project_backward(l, Projection::O, dx, a.att.data(), U(Projection::O), XL(Projection::O), N, d_att.data());
   const AttentionShape as{N, h.n_head, h.n_head_kv, hd};
   attention_backward(d_att.data(), a.q.data(), a.k.data(), a.v.data(), a.att.data(), a.lse.data(), b.seg_start.data(),
@@ -279,7 +292,8 @@ void TrainModel::layer_backward(int64_t l, const TrainBatch& b, const float* x_i
   rope_backward(dq.data(), b.pos.data(), N, h.n_head, hd, h.rope_dim, inv, model_.rope_style());
   rope_backward(dk.data(), b.pos.data(), N, h.n_head_kv, hd, h.rope_dim, inv, model_.rope_style());
   if (w.q_norm.valid()) {
-    std::vector<float> dq_pre(N * qd, 0.0f), dk_pre(N * kvd, 0.0f);
+    std::vector<float>& dq_pre = zeroed(scratch_.dq_pre, N * qd);
+    std::vector<float>& dk_pre = zeroed(scratch_.dk_pre, N * kvd);
     rmsnorm_backward(dq.data(), a.q_pre.data(), weight_f32(w.q_norm), a.rstd_q.data(), dq_pre.data(), weight_grad(w.q_norm), N * h.n_head, hd);
     rmsnorm_backward(dk.data(), a.k_pre.data(), weight_f32(w.k_norm), a.rstd_k.data(), dk_pre.data(), weight_grad(w.k_norm), N * h.n_head_kv, hd);
     dq.swap(dq_pre);

@@ -81,6 +81,9 @@ class TrainModel {
   std::vector<std::unique_ptr<LayerActs>> acts_;  // one per layer, or one shared (checkpointing)
   std::vector<std::vector<float>> layer_inputs_;  // [L+1][N, C]
   std::vector<float> wscratch_, out_scratch_, out_t_, dx_, dx2_, logits_, lora_scratch_;
+  struct BackwardScratch {
+    std::vector<float> d_hidden, d_gate, d_up, d_xn, d_att, dq, dk, dv, dq_pre, dk_pre;
+  } scratch_;
 };
 
 }  // namespace trellis
