@@ -63,8 +63,9 @@ int run_vocab(int argc, char** argv) {
   std::printf("text:        %lld bytes in %lld words (%zu distinct), %lld special tokens cut out\n",
               static_cast<long long>(words.word_bytes()), static_cast<long long>(words.word_total()),
               words.words().size(), static_cast<long long>(words.special_total()));
-  std::printf("merges:      %zu learned (%s; last pair seen %lld times)\n", bpe.merges.size(),
-              stop_reason(bpe), static_cast<long long>(bpe.last_merge_count));
+  std::printf("merges:      %zu learned (%s", bpe.merges.size(), stop_reason(bpe));
+  if (!bpe.merges.empty()) std::printf("; last pair seen %lld times", static_cast<long long>(bpe.last_merge_count));
+  std::printf(")\n");
   std::printf("vocabulary:  %lld tokens = 256 bytes + %zu learned + %zu special\n",
               static_cast<long long>(bpe.vocab_size()), bpe.tokens.size() - 256, bpe.special_tokens.size());
   std::printf("compression: %.3f bytes per token on the training text\n", bpt);
