@@ -105,6 +105,9 @@ void configure_bpe(const GgufFile& f, TokenizerModel& m) {
   m.vocab.add_bos = one_of(pre, {"llama3", "llama-v3", "llama-bpe", "falcon3", "tekken", "chameleon"});
   m.clean_spaces = !one_of(pre, {"deepseek-llm", "deepseek-coder", "deepseek-v3", "command-r", "qwen2", "poro-chat",
                                  "viking", "tekken", "smollm", "chameleon"});
+  // An explicit setting wins (Trellis's own vocabularies turn the clean-up off, so that
+  // decoding returns exactly the encoded text; a reader that does not know the key cleans).
+  m.clean_spaces = f.get_bool("tokenizer.ggml.clean_spaces", m.clean_spaces);
   load_merges(f, m);
 }
 
