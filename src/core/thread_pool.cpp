@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include "core/error.h"
+
 namespace trellis {
 
 namespace {
@@ -42,7 +44,8 @@ void ThreadPool::work(uint32_t generation, int thread_index) {
     for (;;) {
       if (generation_of(c) != generation) return;
       chunk = static_cast<int64_t>(c & 0xffffffffu);
-      if (chunk >= n_chunks_.load(std::memory_order_relaxed)) return;
+      const uint64_t limit = limit_.load(std::memory_order_acquire);
+      if (generation_of(limit) != generation || chunk >= static_cast<int64_t>(limit & 0xffffffffu)) return;
       if (claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel)) break;
     }
     // The job cannot end (and job_ cannot change) while this claimed chunk is unfinished.
@@ -85,11 +88,12 @@ void ThreadPool::parallel_for(int64_t n_chunks, const std::function<void(int64_t
     for (int64_t c = 0; c < n_chunks; ++c) fn(c, 0);
     return;
   }
+  if (n_chunks > 0xffffffff) fail("parallel_for: ", n_chunks, " chunks is more than the pool can count");
   job_ = &fn;
-  n_chunks_.store(n_chunks, std::memory_order_relaxed);
   done_.store(0, std::memory_order_relaxed);
   error_ = nullptr;
   const uint32_t generation = generation_of(claim_.load(std::memory_order_relaxed)) + 1;
+  limit_.store(static_cast<uint64_t>(generation) << 32 | static_cast<uint64_t>(n_chunks), std::memory_order_release);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     claim_.store(static_cast<uint64_t>(generation) << 32, std::memory_order_release);

@@ -40,7 +40,10 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   // (generation << 32) | next chunk: a claim succeeds only for the job it was meant for.
   std::atomic<uint64_t> claim_{0};
-  std::atomic<int64_t> n_chunks_{0};
+  // (generation << 32) | chunk count of that job. Tagged like claim_ so that a worker still
+  // holding a claim value of the previous job never compares it with the next job's count
+  // (it would claim a chunk of the new job under the old generation: run twice, counted twice).
+  std::atomic<uint64_t> limit_{0};
   std::atomic<int64_t> done_{0};
   const std::function<void(int64_t, int)>* job_ = nullptr;
   std::atomic<bool> stop_{false};
