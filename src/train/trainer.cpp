@@ -16,7 +16,7 @@
 #include "train/loss_plot.h"
 #include "train/memory_plan.h"
 #include "train/peak_flops.h"
-#include "train/peft_export.h"
+#include "train/adapter_export.h"
 #include "train/train_model.h"
 
 namespace trellis {
@@ -269,7 +269,7 @@ void TrainRun::maybe_eval(int64_t step, bool last) {
     state_.best_eval = last_eval_;
     state_.best_step = step;
     state_.evals_without_improvement = 0;
-    write_peft_adapter(*params_, m_, path("best"));
+    write_trained_adapter(*params_, m_, path("best"), c_.gguf_lora);
     log_(cat("eval loss ", fmt("%.4f", last_eval_), " at step ", step, " (best so far; adapter saved in ", path("best"), ")"));
   } else {
     ++state_.evals_without_improvement;
@@ -295,7 +295,7 @@ void TrainRun::write_metrics() const {
 void TrainRun::save_outputs(bool final) {
   save_checkpoint(path("checkpoint.safetensors"), *params_, *opt_, state_, settings());
   write_metrics();
-  if (final) write_peft_adapter(*params_, m_, c_.out_dir);
+  if (final) write_trained_adapter(*params_, m_, c_.out_dir, c_.gguf_lora);
 }
 
 TrainResult TrainRun::run(const std::atomic<bool>* interrupt) {
