@@ -4,18 +4,31 @@
 // model of the SmolLM-135M shape (hidden 576, 30 layers, 9 heads / 3 KV heads, FFN 1536,
 // vocab 49152, tied embeddings), base in F32 and in Q8_0. Reports tokens/s and MFU against
 // the measured FP32 FMA peak, and the planned vs measured memory.
+//
+// Memory of the Qwen2.5-0.5B shape (dim 896, 24 layers, 14/2 heads, FFN 4864, vocab 151936,
+// tied) with a Q4_K_M base (gen-model), LoRA r=16 on all projections, windows of 512 tokens,
+// 2 steps of the real `trellis train` in its own process: the memory plan's peak and the
+// measured peak RSS, both against a 4 GiB budget. Run with
+//   ./build/trellis_tests --gtest_also_run_disabled_tests --gtest_filter='*TrainBench*05b*'
+// (about 1.5 min per case on 2 threads). Needs ../shared/vocab/qwen2 for the tokenizer.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <random>
+#include <regex>
+#include <string>
+#include <vector>
 
+#include "cli_util.h"
 #include "core/quant.h"
 #include "core/thread_pool.h"
 #include "formats/gguf_writer.h"
 #include "model/model.h"
+#include "test_paths.h"
 #include "train/memory_plan.h"
 #include "train/peak_flops.h"
 #include "train/train_model.h"
@@ -117,6 +130,54 @@ void bench(DType type) {
 
 TEST(TrainBench, DISABLED_Lora135mF32) { bench(DType::F32); }
 TEST(TrainBench, DISABLED_Lora135mQ8_0) { bench(DType::Q8_0); }
+
+
+double gib_after(const std::string& text, const std::string& pattern) {
+  std::smatch m;
+  if (!std::regex_search(text, m, std::regex(pattern))) return -1.0;
+  return std::stod(m[1].str());
+}
+
+// `trellis train` on the 0.5B shape; returns after printing the plan and the measured peak.
+void bench_05b(const std::vector<std::string>& extra, const char* label) {
+  TRELLIS_REQUIRE_SHARED("vocab/qwen2/vocab.json");
+  constexpr double kBudgetGiB = 4.0;
+  test::TempDir tmp;
+  const std::string model = tmp.file("qwen05b_q4km.gguf"), data = tmp.file("text.txt");
+  const std::string threads = std::getenv("TRELLIS_BENCH_THREADS") ? std::getenv("TRELLIS_BENCH_THREADS") : "2";
+  const test::CliResult gen = test::run_cli({"gen-model", "--shape", "qwen2.5-0.5b", "--type", "Q4_K_M", "-t", threads, "-o", model});
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  std::printf("%s", gen.err.c_str());
+  {
+    const char* words[] = {"the", "cat", "sat", "on", "a", "mat", "and", "saw", "big", "red", "ball", "in", "park"};
+    std::mt19937 rng(3);
+    std::ofstream f(data);
+    for (int i = 0; i < 3000; ++i) f << words[rng() % 13] << (i % 17 == 16 ? ".\n" : " ");
+  }
+  std::vector<std::string> args = {"train", "-m", model, "--tokenizer", test::shared_path("vocab/qwen2"), "--data", data,
+                                   "-o", tmp.file("out"), "--rank", "16", "--alpha", "32", "--targets", "all",
+                                   "--ctx", "512", "--steps", "2", "--no-plot", "-t", threads};
+  args.insert(args.end(), extra.begin(), extra.end());
+  const auto t0 = std::chrono::steady_clock::now();
+  const test::CliResult r = test::run_cli(args);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const double planned = gib_after(r.err, R"(= ([0-9.]+) GiB peak)");
+  const double measured = gib_after(r.err, R"(peak memory measured: ([0-9.]+) GiB)");
+  std::printf("%s", r.err.c_str());
+  std::printf("0.5B shape, Q4_K_M base, LoRA r=16 all projections, seq 512, 2 steps, %s threads, %s: planned peak "
+              "%.2f GiB, measured peak RSS %.2f GiB, budget %.1f GiB (%.0f s)\n",
+              threads.c_str(), label, planned, measured, kBudgetGiB, secs);
+  ASSERT_GT(planned, 0.0) << r.err;
+  ASSERT_GT(measured, 0.0) << r.err;
+  EXPECT_LE(planned, kBudgetGiB);
+  EXPECT_LE(measured, kBudgetGiB);
+}
+
+// The default: the plan chooses gradient checkpointing (activations would pass 1 GiB).
+TEST(TrainBench, DISABLED_Lora05bQ4KMFits4GiB) { bench_05b({}, "automatic checkpointing"); }
+// All layers' activations kept.
+TEST(TrainBench, DISABLED_Lora05bQ4KMNoCheckpointingFits4GiB) { bench_05b({"--no-checkpointing"}, "no checkpointing"); }
 
 }  // namespace
 }  // namespace trellis

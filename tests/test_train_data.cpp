@@ -12,8 +12,8 @@
 #include "model/model.h"
 #include "test_paths.h"
 #include "tokenizer/tokenizer.h"
+#include "train/adapter_export.h"
 #include "train/dataset.h"
-#include "train/peft_export.h"
 #include "train/train_model.h"
 
 namespace trellis {
@@ -175,8 +175,8 @@ TEST(TrainData, GgufAndHfBasesAgreeAndExportHfOrder) {
   const double lh = th.forward_loss(b), lg = tg.forward_loss(b);
   EXPECT_NEAR(lh, lg, 1e-4 * lh);
   const auto dir = std::filesystem::temp_directory_path() / ("trellis_peft_" + std::to_string(::getpid()));
-  write_peft_adapter(ph, *hf, (dir / "hf").string());
-  write_peft_adapter(pg, gg, (dir / "gguf").string());
+  write_trained_adapter(ph, *hf, (dir / "hf").string(), false);
+  write_trained_adapter(pg, gg, (dir / "gguf").string(), false);
   auto slurp = [](const std::filesystem::path& p) {
     std::ifstream f(p, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(f), {});

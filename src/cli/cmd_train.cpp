@@ -1,5 +1,6 @@
-// trellis train: LoRA fine-tuning on the CPU, writing a PEFT adapter directory (or, with
-// --full, training every weight and writing a GGUF model).
+// trellis train: LoRA fine-tuning on the CPU, writing a PEFT adapter directory (and, with
+// --gguf-lora, the same adapter as GGUF-LoRA in OUT/adapter.gguf), or, with --full, training
+// every weight and writing a GGUF model.
 #include <csignal>
 #include <cstdio>
 
@@ -36,6 +37,8 @@ struct TrainCli {
     app.add_flag("--no-packing", no_packing, "one example per window (default: pack short examples, isolated)");
     app.add_option("--on-bad-line", on_bad_line, "malformed JSONL line: skip or stop")->capture_default_str();
     app.add_option("--on-too-long", on_too_long, "example longer than --ctx: truncate or error")->capture_default_str();
+    app.add_flag("--gguf-lora", c.gguf_lora,
+                 "also write the adapter as GGUF-LoRA (llama.cpp's format) in OUT/adapter.gguf (and OUT/best/)");
     app.add_flag("--dry-run", c.dry_run, "show tokenized examples with the loss mask and the plan; train nothing");
     app.add_flag("--full", c.full, "train every weight (full fine-tuning / pre-training) and write OUT/model.gguf "
                  "instead of an adapter; the LoRA options do not apply");

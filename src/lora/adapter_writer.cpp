@@ -134,7 +134,7 @@ std::vector<std::string> write_peft(const LoraAdapter& adapter, const std::strin
   c["fan_in_fan_out"] = false;
   c["inference_mode"] = true;
   c["lora_alpha"] = alpha;
-  c["lora_dropout"] = 0.0;
+  c["lora_dropout"] = opt.lora_dropout;
   c["peft_type"] = "LORA";
   c["r"] = r;
   c["rank_pattern"] = pattern(a, r, [](const LoraTarget& t) { return t.rank; });

@@ -19,6 +19,7 @@ struct HeadLayout {
 struct AdapterWriteOptions {
   std::optional<HeadLayout> heads;  // from the base; needed when q/k rows must be reordered
   std::string arch;                 // GGUF architecture when the adapter does not know its own
+  double lora_dropout = 0.0;        // recorded in adapter_config.json (training metadata only)
 };
 
 // adapter_config.json + adapter_model.safetensors in `dir` (created if needed).

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <fstream>
+#include <optional>
 #include <sstream>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -83,9 +85,45 @@ std::string render(const ChatTemplate& t, const nlohmann::ordered_json& msgs, bo
   return t.render(in);
 }
 
-// Renders the conversation once, and for every assistant turn finds its text span by
-// rendering the conversation up to it (with the generation prompt) and up to its end; the
-// spans are labels, the rest context.
+// The character spans [begin, end) of the assistant turns in `full`: for assistant turn i,
+// from the end of the conversation before it rendered with the generation prompt to the end of
+// the conversation through it.
+std::vector<std::pair<size_t, size_t>> assistant_spans(const ChatTemplate& t, const nlohmann::ordered_json& om,
+                                                       const std::string& full, const Tokenizer& tok) {
+  std::vector<std::pair<size_t, size_t>> spans;
+  for (size_t i = 0; i < om.size(); ++i) {
+    if (om[i]["role"] != "assistant") continue;
+    nlohmann::ordered_json before(om.begin(), om.begin() + static_cast<std::ptrdiff_t>(i));
+    nlohmann::ordered_json upto(om.begin(), om.begin() + static_cast<std::ptrdiff_t>(i + 1));
+    const std::string a = i == 0 ? std::string() : render(t, before, true, tok);
+    const std::string b = render(t, upto, false, tok);
+    if (full.compare(0, b.size(), b) != 0 || b.compare(0, a.size(), a) != 0 || a.size() > b.size()) {
+      fail("the chat template does not render conversations incrementally; cannot locate assistant turn ", i);
+    }
+    spans.emplace_back(a.size(), b.size());
+  }
+  return spans;
+}
+
+// The token index at which full[0, chars) ends in `toks` (the tokenization of all of `full`):
+// the length of the prefix's own tokenization when it is a prefix of `toks` — then the prompt
+// an inference run would tokenize is exactly what training sees — else nullopt (a token
+// straddles the boundary).
+std::optional<size_t> token_boundary(const Tokenizer& tok, const std::string& full, size_t chars,
+                                     const std::vector<int32_t>& toks) {
+  if (chars == 0) return 0;
+  if (chars == full.size()) return toks.size();
+  const auto pre = tok.encode(std::string_view(full).substr(0, chars), false, true);
+  if (pre.size() > toks.size() || !std::equal(pre.begin(), pre.end(), toks.begin())) return std::nullopt;
+  return pre.size();
+}
+
+// Renders the conversation once and tokenizes it whole (SentencePiece would otherwise add a
+// word-start space to every separately tokenized assistant turn). Assistant turns are located
+// as text spans, mapped to token boundaries, and labelled up to and including their last
+// end-of-generation token (<|im_end|>, <|eot_id|>, <|end|>, </s>...): what the template adds
+// after it (a newline) is never generated, so it is context. When a token straddles a turn
+// boundary, the pieces are tokenized separately instead.
 Example from_messages(const nlohmann::json& j, const Tokenizer& tok, bool train_on_inputs) {
   const auto& msgs = j.at("messages");
   if (!msgs.is_array() || msgs.empty()) fail("\"messages\" must be a non-empty array");
@@ -101,26 +139,45 @@ Example from_messages(const nlohmann::json& j, const Tokenizer& tok, bool train_
   if (tok.chat_template().empty()) fail("the model has no chat template, which \"messages\" examples need");
   const ChatTemplate t(tok.chat_template());
   const std::string full = render(t, om, false, tok);
-  std::vector<std::pair<size_t, size_t>> spans;  // assistant text [begin, end)
-  for (size_t i = 0; i < om.size(); ++i) {
-    if (om[i]["role"] != "assistant") continue;
-    nlohmann::ordered_json before(om.begin(), om.begin() + static_cast<std::ptrdiff_t>(i));
-    nlohmann::ordered_json upto(om.begin(), om.begin() + static_cast<std::ptrdiff_t>(i + 1));
-    const std::string a = i == 0 ? std::string() : render(t, before, true, tok);
-    const std::string b = render(t, upto, false, tok);
-    if (full.compare(0, b.size(), b) != 0 || b.compare(0, a.size(), a) != 0 || a.size() > b.size()) {
-      fail("the chat template does not render conversations incrementally; cannot locate assistant turn ", i);
+  const auto spans = assistant_spans(t, om, full, tok);
+
+  std::vector<int32_t> toks = tok.encode(full, false, true);
+  std::vector<std::pair<size_t, size_t>> token_spans;
+  for (const auto& [c0, c1] : spans) {
+    const auto t0 = token_boundary(tok, full, c0, toks), t1 = token_boundary(tok, full, c1, toks);
+    if (!t0 || !t1) break;
+    token_spans.emplace_back(*t0, *t1);
+  }
+  if (token_spans.size() != spans.size()) {  // a token straddles a boundary: tokenize the pieces
+    toks.clear();
+    token_spans.clear();
+    size_t at = 0;
+    auto add = [&](size_t from, size_t to) {
+      const auto p = tok.encode(std::string_view(full).substr(from, to - from), false, true);
+      toks.insert(toks.end(), p.begin(), p.end());
+    };
+    for (const auto& [c0, c1] : spans) {
+      add(at, c0);
+      const size_t t0 = toks.size();
+      add(c0, c1);
+      token_spans.emplace_back(t0, toks.size());
+      at = c1;
     }
-    spans.emplace_back(a.size(), b.size());
+    add(at, full.size());
   }
   Example e;
-  size_t at = 0;
-  for (const auto& [b0, b1] : spans) {
-    if (b0 > at) append(e, tok.encode(full.substr(at, b0 - at), false, true), train_on_inputs);
-    append(e, tok.encode(full.substr(b0, b1 - b0), false, true), true);
-    at = b1;
+  e.tokens = toks;
+  e.labels.assign(toks.size(), train_on_inputs ? 1 : 0);
+  for (const auto& [t0, t1] : token_spans) {
+    size_t end = t1;
+    for (size_t k = t1; k > t0; --k) {
+      if (tok.is_end_of_generation(toks[k - 1])) {
+        end = k;
+        break;
+      }
+    }
+    std::fill(e.labels.begin() + static_cast<std::ptrdiff_t>(t0), e.labels.begin() + static_cast<std::ptrdiff_t>(end), 1);
   }
-  if (at < full.size()) append(e, tok.encode(full.substr(at), false, true), train_on_inputs);
   return e;
 }
 

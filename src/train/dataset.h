@@ -4,8 +4,9 @@
 //   .jsonl/.json   one JSON object per line:
 //     {"text": ...}                         every token a label
 //     {"prompt": ..., "completion": ...}    labels on the completion (and EOS) only
-//     {"messages": [{"role","content"}...]} rendered with the model's chat template; labels
-//                                           on assistant turns only
+//     {"messages": [{"role","content"}...]} rendered with the model's chat template and
+//                                           tokenized whole; labels on each assistant turn's
+//                                           tokens through its end-of-turn token
 //   --train-on-inputs makes every token a label.
 // Packing puts several short examples in one window as separate segments: each attends only
 // to itself and its positions restart at 0 (TrainBatch), so packing changes no example's loss.

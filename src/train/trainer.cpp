@@ -13,12 +13,12 @@
 #include "core/thread_pool.h"
 #include "model/convert.h"
 #include "tokenizer/tokenizer.h"
+#include "train/adapter_export.h"
 #include "train/checkpoint.h"
 #include "train/full_params.h"
 #include "train/loss_plot.h"
 #include "train/memory_plan.h"
 #include "train/peak_flops.h"
-#include "train/peft_export.h"
 #include "train/train_model.h"
 
 namespace trellis {
@@ -306,7 +306,7 @@ void TrainRun::write_metrics() const {
 }
 
 void TrainRun::write_trained(const std::string& dir) const {
-  if (!full_) return write_peft_adapter(*lora_, m_, dir);
+  if (!full_) return write_trained_adapter(*lora_, m_, dir, c_.gguf_lora);
   std::filesystem::create_directories(dir);
   full_->write_gguf(m_, dir + "/model.gguf", c_.save_type, c_.model_name, pool_);
 }
@@ -392,6 +392,7 @@ TrainResult Trainer::run(const std::atomic<bool>* interrupt) {
   if (cfg_.data.ctx < 2) fail("--ctx must be at least 2");
   if (!(cfg_.lr > 0) || !std::isfinite(cfg_.lr)) fail("--lr must be a positive number");
   if (cfg_.full && cfg_.lora.dropout > 0.0f) fail("--dropout is a LoRA option; it does not apply to --full");
+  if (cfg_.full && cfg_.gguf_lora) fail("--gguf-lora writes an adapter; --full writes a whole model (OUT/model.gguf)");
   if (cfg_.full) parse_quant_scheme(cfg_.save_type);  // a bad --save-type fails now, not after training
   TrainRun run(model_, cfg_, pool_, log_);
   return run.run(interrupt);

@@ -44,6 +44,7 @@ struct TrainerConfig {
   bool resume = false;
   bool plot = true;
   bool dry_run = false;
+  bool gguf_lora = false;         // also write the adapter as GGUF-LoRA: <dir>/adapter.gguf
   int64_t stop_after = 0;         // testing: behave as if interrupted after this many steps
 };
 
