@@ -31,15 +31,15 @@ MemoryPlan plan_with(const MemoryPlanInput& in, bool ckpt) {
     if (in.lora.targets[q]) lora_params += static_cast<size_t>(in.lora.rank * (w.ne[0] + w.ne[1]) * h.n_layer);
   }
   const size_t out_mat = static_cast<size_t>(h.n_vocab * h.n_embd) * sizeof(float);
-  // One dequantized copy of the matrix in use (and of the output matrix), plus the gemm's
-  // transposed copy of whichever weight it multiplies.
   if (in.full) {
-    // Trained F32 copies of every weight, read directly: no dequantized or transposed copies.
-    p.dequant = 0;
+    // Trained F32 copies of every weight, read directly; the gemm's transposed copy of the
+    // matrix it multiplies (the output matrix is the largest).
+    p.dequant = std::max(max_mat, out_mat);
     p.lora = static_cast<size_t>(m.n_params()) * 4 * sizeof(float);  // values, gradients, AdamW m and v
   } else {
-    p.dequant = (quantized ? max_mat : 0) + (m.output().type != DType::F32 ? out_mat : 0) + std::max(max_mat, out_mat) +
-                out_mat;  // + the cached transposed output matrix
+    // The dequantized copy of the matrix in use and the gemm's transposed copy of it, the
+    // dequantized output matrix, and its transposed copy cached for the whole run.
+    p.dequant = (quantized ? max_mat : 0) + max_mat + (m.output().type != DType::F32 ? out_mat : 0) + out_mat;
     p.lora = lora_params * 4 * sizeof(float);  // values, gradients, AdamW m and v
   }
   const ActivationBytes a = TrainModel::activation_bytes(m, in.full ? nullptr : &in.lora, in.tokens);
