@@ -29,7 +29,7 @@ echo "== 2. fine-tune a LoRA adapter on examples/garden/train.jsonl"
 rm -rf "$out"
 start=$SECONDS
 "$TRELLIS" train -m "$model" --data examples/garden/train.jsonl --eval-data examples/garden/heldout.txt \
-  --ctx 128 --rank 16 --alpha 32 --lr 3e-3 --warmup 5 --steps 80 --eval-every 20 --seed 1 --log-every 10 -o "$out"
+  --ctx 128 --rank 16 --alpha 32 --lr 5e-3 --warmup 10 --steps 150 --eval-every 50 --seed 1 --log-every 25 -o "$out"
 echo "(fine-tuning took $((SECONDS - start)) s)"
 echo
 echo "== 3. the adapter's effect"
