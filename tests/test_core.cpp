@@ -52,6 +52,21 @@ TEST(ThreadPool, ManySmallJobsBackToBack) {
   EXPECT_EQ(sum.load(), 20000 * 3);
 }
 
+// Jobs alternating between few and many chunks, on more threads than cores (workers get
+// descheduled between reading the claim word and claiming): a late worker of one job must
+// never claim a chunk of the next one against the next one's chunk count (that ran a chunk
+// twice and could leave the caller spinning forever on an overshot done-count).
+TEST(ThreadPool, LateWorkerNeverClaimsIntoTheNextJob) {
+  ThreadPool pool(4);
+  std::vector<std::atomic<int>> hits(64);
+  for (int rep = 0; rep < 300000; ++rep) {
+    const int64_t n = rep % 2 == 0 ? 2 : 64;
+    for (int64_t c = 0; c < n; ++c) hits[c].store(0, std::memory_order_relaxed);
+    pool.parallel_for(n, [&](int64_t c, int) { hits[c].fetch_add(1); });
+    for (int64_t c = 0; c < n; ++c) ASSERT_EQ(hits[c].load(), 1) << "rep " << rep << " chunk " << c;
+  }
+}
+
 TEST(ThreadPool, EveryChunkOnce) {
   for (int threads : {1, 2, 3}) {
     ThreadPool pool(threads);

@@ -13,6 +13,8 @@ inline void cpu_relax() {
 #endif
 }
 inline uint32_t generation_of(uint64_t claim) { return static_cast<uint32_t>(claim >> 32); }
+// Chunk index of a finished job's claim word: above any chunk count, so nothing is claimed.
+constexpr uint64_t kClosed = 0xffffffffu;
 }  // namespace
 
 int available_cores() {
@@ -42,7 +44,8 @@ void ThreadPool::work(uint32_t generation, int thread_index) {
     for (;;) {
       if (generation_of(c) != generation) return;
       chunk = static_cast<int64_t>(c & 0xffffffffu);
-      if (chunk >= n_chunks_.load(std::memory_order_relaxed)) return;
+      // Acquire: a worker that sees the next job's count also sees this job closed (below).
+      if (chunk >= n_chunks_.load(std::memory_order_acquire)) return;
       if (claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel)) break;
     }
     // The job cannot end (and job_ cannot change) while this claimed chunk is unfinished.
@@ -86,7 +89,7 @@ void ThreadPool::parallel_for(int64_t n_chunks, const std::function<void(int64_t
     return;
   }
   job_ = &fn;
-  n_chunks_.store(n_chunks, std::memory_order_relaxed);
+  n_chunks_.store(n_chunks, std::memory_order_release);
   done_.store(0, std::memory_order_relaxed);
   error_ = nullptr;
   const uint32_t generation = generation_of(claim_.load(std::memory_order_relaxed)) + 1;
@@ -97,6 +100,11 @@ void ThreadPool::parallel_for(int64_t n_chunks, const std::function<void(int64_t
   wake_.notify_all();
   work(generation, 0);
   while (done_.load(std::memory_order_acquire) != n_chunks) cpu_relax();
+  // Close the job before the next one sets n_chunks_: a worker descheduled after reading this
+  // job's claim word (chunk index = n_chunks) would otherwise compare it with the next job's
+  // larger n_chunks_ and claim a chunk under this generation — running that chunk twice and
+  // pushing done_ past the next n_chunks, where the wait above never ends.
+  claim_.store((static_cast<uint64_t>(generation) << 32) | kClosed, std::memory_order_release);
   job_ = nullptr;
   if (error_) std::rethrow_exception(error_);
 }
