@@ -96,40 +96,47 @@ void plan(std::span<const AttentionQuery> queries, const AttentionShape& s, cons
   if (b.partials.size() < partial_floats) b.partials.resize(partial_floats);
 }
 
-// Runs one item: every KV head and row tile over the item's positions.
+// Runs one item: every KV head and row tile over the item's positions, block by block with
+// the KV heads interleaved, so each cache row (all heads, kv_dim wide) is consumed at once
+// and the item reads memory as one dense stream.
 void run_item(const WorkItem& w, const AttentionQuery& q, const AttentionShape& s, const Tiling& tl,
               AttnPartialFn kernel, float* partials) {
   const int64_t hd = s.head_dim;
   const bool f16 = q.kv.type == DType::F16;
   const int64_t esize = f16 ? 2 : 4;
-  float* scratch = worker_scratch(attn_scratch_floats(hd)).data();
-  float ml[2 * kAttnMaxRows];
-  for (int64_t h = 0; h < s.n_head_kv; ++h) {
-    for (int64_t tile = 0; tile < tl.n_tiles; ++tile) {
-      const int64_t row0 = tile * tl.rows, first_row = h * tl.group + row0;
-      AttnJob j;
-      j.q = q.q + first_row * hd;
-      j.n_rows = std::min(tl.rows, tl.group - row0);
-      j.k = static_cast<const uint8_t*>(q.kv.k) + h * hd * esize;
-      j.v = static_cast<const uint8_t*>(q.kv.v) + h * hd * esize;
-      j.stride = q.kv.stride;
-      j.f16 = f16;
-      j.head_dim = hd;
-      j.p0 = w.p0;
-      j.p1 = w.p1;
-      j.scale = s.scale;
-      if (w.partial < 0) {
-        j.acc = q.out + first_row * hd;
-        j.m = ml;
-        j.l = ml + kAttnMaxRows;
-        j.finalize = true;
-      } else {
-        j.acc = partials + w.partial + (h * tl.n_tiles + tile) * tl.state_floats(hd);
-        j.m = j.acc + j.n_rows * hd;
-        j.l = j.m + j.n_rows;
+  const int64_t n_states = s.n_head_kv * tl.n_tiles;
+  std::vector<float>& scratch = worker_scratch(attn_scratch_floats(hd) + 2 * kAttnMaxRows * n_states);
+  float* ml = scratch.data() + attn_scratch_floats(hd);  // m, l per (KV head, tile) of a direct item
+  for (int64_t b0 = w.p0; b0 < w.p1; b0 += kAttnBlock) {
+    const int64_t b1 = std::min(w.p1, b0 + kAttnBlock);
+    for (int64_t h = 0; h < s.n_head_kv; ++h) {
+      for (int64_t tile = 0; tile < tl.n_tiles; ++tile) {
+        const int64_t row0 = tile * tl.rows, first_row = h * tl.group + row0, state = h * tl.n_tiles + tile;
+        AttnJob j;
+        j.q = q.q + first_row * hd;
+        j.n_rows = std::min(tl.rows, tl.group - row0);
+        j.k = static_cast<const uint8_t*>(q.kv.k) + h * hd * esize;
+        j.v = static_cast<const uint8_t*>(q.kv.v) + h * hd * esize;
+        j.stride = q.kv.stride;
+        j.f16 = f16;
+        j.head_dim = hd;
+        j.p0 = b0;
+        j.p1 = b1;
+        j.scale = s.scale;
+        if (w.partial < 0) {
+          j.acc = q.out + first_row * hd;
+          j.m = ml + state * 2 * kAttnMaxRows;
+          j.l = j.m + kAttnMaxRows;
+          j.finalize = b1 == w.p1;
+        } else {
+          j.acc = partials + w.partial + state * tl.state_floats(hd);
+          j.m = j.acc + j.n_rows * hd;
+          j.l = j.m + j.n_rows;
+        }
+        j.init = b0 == w.p0;
+        j.scratch = scratch.data();
+        kernel(j);
       }
-      j.scratch = scratch;
-      kernel(j);
     }
   }
 }

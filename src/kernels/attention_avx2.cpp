@@ -215,24 +215,13 @@ void accumulate_rows(int64_t n_rows, const float* w, const void* v, int64_t vs, 
   }
 }
 
-// Asks for rows [p0, p1) of a K or V block (row_bytes each, stride_bytes apart) ahead of use:
-// the rows are strided, and the loops that read them are latency-bound on DRAM misses.
-void prefetch_rows(const void* base, int64_t p0, int64_t p1, int64_t stride_bytes, int64_t row_bytes) {
-  const char* b = static_cast<const char*>(base);
-  for (int64_t p = p0; p < p1; ++p) {
-    const char* row = b + p * stride_bytes;
-    for (int64_t o = 0; o < row_bytes; o += 64) _mm_prefetch(row + o, _MM_HINT_T0);
-    _mm_prefetch(row + row_bytes - 1, _MM_HINT_T0);
-  }
-}
-
 template <bool F16>
 void partial(const AttnJob& j) {
   static_assert(kAttnMaxRows == 8, "accumulate_rows has a case per row count");
   const int64_t hd = j.head_dim;
   float* keys = j.scratch;                     // [kAttnBlock, hd] (F16 cache)
   float* scores = j.scratch + kAttnBlock * hd;  // [n_rows, kAttnBlock]
-  for (int64_t r = 0; r < j.n_rows; ++r) {
+  for (int64_t r = 0; j.init && r < j.n_rows; ++r) {
     j.m[r] = -INFINITY;
     j.l[r] = 0.0f;
     for (int64_t d = 0; d < hd; d += 8) store_f32(j.acc + r * hd + d, hd - d, _mm256_setzero_ps());
@@ -240,10 +229,6 @@ void partial(const AttnJob& j) {
   const ScoresFn scores_fn = scores_for(hd);
   for (int64_t b0 = j.p0; b0 < j.p1; b0 += kAttnBlock) {
     const int64_t nb = j.p1 - b0 < kAttnBlock ? j.p1 - b0 : kAttnBlock;
-    // This block's values (read after the scores) and the next block's keys.
-    const int64_t esize = F16 ? 2 : 4, b1 = b0 + nb;
-    prefetch_rows(j.v, b0, b1, j.stride * esize, hd * esize);
-    prefetch_rows(j.k, b1, j.p1 - b1 < kAttnBlock ? j.p1 : b1 + kAttnBlock, j.stride * esize, hd * esize);
     const float* kb = keys;
     int64_t ks = hd;
     if constexpr (F16) {

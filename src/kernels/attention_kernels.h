@@ -20,10 +20,11 @@ inline int64_t attn_scratch_floats(int64_t head_dim) {
   return kAttnBlock * head_dim + kAttnMaxRows * (kAttnBlock + 16);
 }
 
-// One work item: n_rows query rows against positions [p0, p1) of one KV head. The output is
-// the online-softmax state over those positions, per row r:
+// One kernel call: n_rows query rows against positions [p0, p1) of one KV head. It updates
+// the online-softmax state, per row r, over the positions seen so far (these, and those of
+// earlier calls on the same state unless `init`):
 //   m[r] = max_p s_rp,  l[r] = Σ_p e^(s_rp − m[r]),  acc[r] = Σ_p e^(s_rp − m[r])·v_p
-// with s_rp = scale·q_r·k_p; when `finalize`, acc[r] is divided by l[r] (the attention output).
+// with s_rp = scale·q_r·k_p; when `finalize`, acc[r] is then divided by l[r] (the output).
 struct AttnJob {
   const float* q = nullptr;  // [n_rows, head_dim]
   int64_t n_rows = 0;        // 1..kAttnMaxRows
@@ -37,6 +38,7 @@ struct AttnJob {
   float* acc = nullptr;      // [n_rows, head_dim]
   float* m = nullptr;        // [n_rows]
   float* l = nullptr;        // [n_rows]
+  bool init = true;
   bool finalize = false;
   float* scratch = nullptr;  // attn_scratch_floats(head_dim) floats
 };

@@ -16,7 +16,7 @@ float load(const void* base, bool f16, int64_t i) {
 void attn_partial(const AttnJob& j) {
   const int64_t hd = j.head_dim;
   float* scores = j.scratch;  // [n_rows, kAttnBlock]
-  for (int64_t r = 0; r < j.n_rows; ++r) {
+  for (int64_t r = 0; j.init && r < j.n_rows; ++r) {
     j.m[r] = -INFINITY;
     j.l[r] = 0.0f;
     for (int64_t i = 0; i < hd; ++i) j.acc[r * hd + i] = 0.0f;
