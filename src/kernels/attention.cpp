@@ -1,64 +1,205 @@
+// Work split, threading and the combine step of attention; the arithmetic lives in the
+// per-ISA files behind attention_kernels.h.
 #include "kernels/attention.h"
 
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "core/error.h"
 #include "core/fp16.h"
-#include "kernels/ops.h"
+#include "core/thread_pool.h"
+#include "kernels/attention_kernels.h"
 
 namespace trellis {
 namespace {
 
-float dot_kv(const float* q, const KVLayerView& kv, const void* base, int64_t offset, int64_t n) {
-  if (kv.type == DType::F32) return dot_f32(q, static_cast<const float*>(base) + offset, n);
-  const uint16_t* h = static_cast<const uint16_t*>(base) + offset;
-  float s = 0.0f;
-  for (int64_t i = 0; i < n; ++i) s += q[i] * fp16_to_fp32(h[i]);
+// A batch with fewer queries than this is also split into position ranges of at least
+// kMinSplitLen, so both cores (and a late one) find work at decode.
+constexpr int64_t kTargetItems = 32;
+constexpr int64_t kMinSplitLen = 256;
+
+AttnPartialFn kernel_for(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return attn_partial_avx512();
+    case Isa::Avx2: return attn_partial_avx2();
+    case Isa::Scalar: break;
+  }
+  return attn_partial_scalar();
+}
+
+// Positions [p0, p1) of one query, for every KV head and row tile: the heads share the cache
+// rows (kv_dim wide), so an item reads its rows once from memory, sequentially.
+struct WorkItem {
+  int64_t query;
+  int64_t p0, p1;
+  int64_t partial = -1;  // offset of its states in the partial buffer, or -1: writes the output
+};
+
+// Owned by the calling thread; only grow, so steady-state calls do not allocate.
+struct PlanBuffers {
+  std::vector<WorkItem> items;
+  std::vector<float> partials;  // per split item and (KV head, tile): acc [rows, head_dim], m, l [rows]
+};
+PlanBuffers& plan_buffers() {
+  thread_local PlanBuffers b;
+  return b;
+}
+std::vector<float>& worker_scratch(int64_t n) {
+  thread_local std::vector<float> s;
+  if (static_cast<int64_t>(s.size()) < n) s.resize(static_cast<size_t>(n));
   return s;
 }
 
-void axpy_kv(float a, const KVLayerView& kv, int64_t offset, int64_t n, float* acc) {
-  if (kv.type == DType::F32) {
-    const float* v = static_cast<const float*>(kv.v) + offset;
-    for (int64_t i = 0; i < n; ++i) acc[i] += a * v[i];
-  } else {
-    const uint16_t* v = static_cast<const uint16_t*>(kv.v) + offset;
-    for (int64_t i = 0; i < n; ++i) acc[i] += a * fp16_to_fp32(v[i]);
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// How the query heads of one KV head are cut into row tiles of at most kAttnMaxRows.
+struct Tiling {
+  int64_t group, n_tiles, rows;  // rows per tile (the last may have fewer)
+  int64_t state_floats(int64_t head_dim) const { return rows * (head_dim + 2); }
+};
+Tiling tiling(const AttentionShape& s) {
+  Tiling t;
+  t.group = s.n_head / s.n_head_kv;
+  t.n_tiles = ceil_div(t.group, kAttnMaxRows);
+  t.rows = ceil_div(t.group, t.n_tiles);
+  return t;
+}
+
+// Position ranges per query: forced by opt.split_len, else one range unless the batch has
+// fewer queries than kTargetItems (decode), then ranges of at least kMinSplitLen.
+int64_t n_splits(int64_t n_pos, int64_t n_queries, const AttentionOptions& opt) {
+  if (opt.split_len > 0) return ceil_div(n_pos, opt.split_len);
+  if (n_queries >= kTargetItems) return 1;
+  return std::clamp<int64_t>(ceil_div(kTargetItems, n_queries), 1, std::max<int64_t>(1, n_pos / kMinSplitLen));
+}
+
+void plan(std::span<const AttentionQuery> queries, const AttentionShape& s, const AttentionOptions& opt,
+          PlanBuffers& b) {
+  const int64_t item_floats = s.n_head_kv * tiling(s).n_tiles * tiling(s).state_floats(s.head_dim);
+  b.items.clear();
+  size_t partial_floats = 0;
+  for (size_t t = 0; t < queries.size(); ++t) {
+    const int64_t n_pos = queries[t].n_pos;
+    if (n_pos <= 0) continue;
+    const int64_t splits = n_splits(n_pos, static_cast<int64_t>(queries.size()), opt);
+    const int64_t len = ceil_div(n_pos, splits);
+    for (int64_t p0 = 0; p0 < n_pos; p0 += len) {
+      WorkItem w{static_cast<int64_t>(t), p0, std::min(n_pos, p0 + len), -1};
+      if (splits > 1) {
+        w.partial = static_cast<int64_t>(partial_floats);
+        partial_floats += static_cast<size_t>(item_floats);
+      }
+      b.items.push_back(w);
+    }
+  }
+  if (b.partials.size() < partial_floats) b.partials.resize(partial_floats);
+}
+
+// Runs one item: every KV head and row tile over the item's positions, block by block with
+// the KV heads interleaved, so each cache row (all heads, kv_dim wide) is consumed at once
+// and the item reads memory as one dense stream.
+void run_item(const WorkItem& w, const AttentionQuery& q, const AttentionShape& s, const Tiling& tl,
+              AttnPartialFn kernel, float* partials) {
+  const int64_t hd = s.head_dim;
+  const bool f16 = q.kv.type == DType::F16;
+  const int64_t esize = f16 ? 2 : 4;
+  const int64_t n_states = s.n_head_kv * tl.n_tiles;
+  std::vector<float>& scratch = worker_scratch(attn_scratch_floats(hd) + 2 * kAttnMaxRows * n_states);
+  float* ml = scratch.data() + attn_scratch_floats(hd);  // m, l per (KV head, tile) of a direct item
+  for (int64_t b0 = w.p0; b0 < w.p1; b0 += kAttnBlock) {
+    const int64_t b1 = std::min(w.p1, b0 + kAttnBlock);
+    for (int64_t h = 0; h < s.n_head_kv; ++h) {
+      for (int64_t tile = 0; tile < tl.n_tiles; ++tile) {
+        const int64_t row0 = tile * tl.rows, first_row = h * tl.group + row0, state = h * tl.n_tiles + tile;
+        AttnJob j;
+        j.q = q.q + first_row * hd;
+        j.n_rows = std::min(tl.rows, tl.group - row0);
+        j.k = static_cast<const uint8_t*>(q.kv.k) + h * hd * esize;
+        j.v = static_cast<const uint8_t*>(q.kv.v) + h * hd * esize;
+        j.stride = q.kv.stride;
+        j.f16 = f16;
+        j.head_dim = hd;
+        j.p0 = b0;
+        j.p1 = b1;
+        j.scale = s.scale;
+        if (w.partial < 0) {
+          j.acc = q.out + first_row * hd;
+          j.m = ml + state * 2 * kAttnMaxRows;
+          j.l = j.m + kAttnMaxRows;
+          j.finalize = b1 == w.p1;
+        } else {
+          j.acc = partials + w.partial + state * tl.state_floats(hd);
+          j.m = j.acc + j.n_rows * hd;
+          j.l = j.m + j.n_rows;
+        }
+        j.init = b0 == w.p0;
+        j.scratch = scratch.data();
+        kernel(j);
+      }
+    }
+  }
+}
+
+// For each head: out = Σ_c acc_c·e^(m_c − M) / Σ_c l_c·e^(m_c − M), M = max_c m_c, over the
+// n split items of one query, in position order.
+void combine(const WorkItem* items, int64_t n, const AttentionQuery& q, const AttentionShape& s, const Tiling& tl,
+             const float* partials) {
+  const int64_t hd = s.head_dim;
+  for (int64_t h = 0; h < s.n_head_kv; ++h) {
+    for (int64_t tile = 0; tile < tl.n_tiles; ++tile) {
+      const int64_t row0 = tile * tl.rows, nr = std::min(tl.rows, tl.group - row0);
+      const int64_t off = (h * tl.n_tiles + tile) * tl.state_floats(hd);
+      for (int64_t r = 0; r < nr; ++r) {
+        float mx = -INFINITY;
+        for (int64_t c = 0; c < n; ++c) mx = std::max(mx, partials[items[c].partial + off + nr * hd + r]);
+        float* out = q.out + (h * tl.group + row0 + r) * hd;
+        std::fill(out, out + hd, 0.0f);
+        float total = 0.0f;
+        for (int64_t c = 0; c < n; ++c) {
+          const float* st = partials + items[c].partial + off;
+          const float f = std::exp(st[nr * hd + r] - mx);
+          total += st[nr * hd + nr + r] * f;
+          for (int64_t i = 0; i < hd; ++i) out[i] += f * st[r * hd + i];
+        }
+        const float inv = 1.0f / total;
+        for (int64_t i = 0; i < hd; ++i) out[i] *= inv;
+      }
+    }
   }
 }
 
 }  // namespace
 
-void attention_head(const float* q, const KVLayerView& kv, int64_t kv_head, int64_t head_dim, int64_t n_pos,
-                    float scale, float* out) {
-  float scores[kAttentionBlock];
-  float running_max = -INFINITY;
-  float running_sum = 0.0f;
-  for (int64_t i = 0; i < head_dim; ++i) out[i] = 0.0f;
-  const int64_t head_off = kv_head * head_dim;
-  for (int64_t p0 = 0; p0 < n_pos; p0 += kAttentionBlock) {
-    const int64_t n = std::min<int64_t>(kAttentionBlock, n_pos - p0);
-    float block_max = -INFINITY;
-    for (int64_t j = 0; j < n; ++j) {
-      scores[j] = dot_kv(q, kv, kv.k, (p0 + j) * kv.stride + head_off, head_dim) * scale;
-      block_max = std::max(block_max, scores[j]);
-    }
-    const float new_max = std::max(running_max, block_max);
-    const float correction = std::exp(running_max - new_max);
-    if (correction != 1.0f) {
-      for (int64_t i = 0; i < head_dim; ++i) out[i] *= correction;
-      running_sum *= correction;
-    }
-    for (int64_t j = 0; j < n; ++j) {
-      const float w = std::exp(scores[j] - new_max);
-      running_sum += w;
-      axpy_kv(w, kv, (p0 + j) * kv.stride + head_off, head_dim, out);
-    }
-    running_max = new_max;
+void attention(std::span<const AttentionQuery> queries, const AttentionShape& s, ThreadPool& pool,
+               const AttentionOptions& opt) {
+  if (s.n_head_kv <= 0 || s.head_dim <= 0 || s.n_head % s.n_head_kv != 0) {
+    fail("attention: ", s.n_head, " query heads do not group over ", s.n_head_kv, " KV heads");
   }
-  const float inv = 1.0f / running_sum;
-  for (int64_t i = 0; i < head_dim; ++i) out[i] *= inv;
+  Isa isa = opt.isa.value_or(active_isa());
+  if (isa > detected_isa()) isa = detected_isa();
+  const AttnPartialFn kernel = kernel_for(isa);
+  const Tiling tl = tiling(s);
+  for (const AttentionQuery& q : queries) {
+    if (q.n_pos <= 0) std::fill(q.out, q.out + s.n_head * s.head_dim, 0.0f);
+  }
+  PlanBuffers& b = plan_buffers();
+  plan(queries, s, opt, b);
+  const auto n_items = static_cast<int64_t>(b.items.size());
+  float* partials = b.partials.data();
+  // Last items first: in a prefill they attend to the most positions, so the pool's tail is short.
+  pool.parallel_for(n_items, [&](int64_t i, int) {
+    const WorkItem& w = b.items[n_items - 1 - i];
+    run_item(w, queries[w.query], s, tl, kernel, partials);
+  });
+  for (int64_t i = 0; i < n_items;) {
+    int64_t n = 1;
+    if (b.items[i].partial >= 0) {
+      while (i + n < n_items && b.items[i + n].query == b.items[i].query) ++n;
+      combine(&b.items[i], n, queries[b.items[i].query], s, tl, partials);
+    }
+    i += n;
+  }
 }
 
 void attention_head_reference(const float* q, const KVLayerView& kv, int64_t kv_head, int64_t head_dim,

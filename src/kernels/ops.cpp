@@ -1,44 +1,45 @@
+// Dispatch of the element-wise operations to the per-ISA kernels behind ops_kernels.h (chosen
+// like matmul's: active_isa(), TRELLIS_ISA); RoPE angles are computed here, once per call.
 #include "kernels/ops.h"
 
 #include <cmath>
+#include <vector>
+
+#include "kernels/cpu_features.h"
+#include "kernels/ops_kernels.h"
 
 namespace trellis {
+namespace {
 
-void rmsnorm(const float* x, const float* w, float* out, int64_t n, float eps) {
-  double ss = 0.0;
-  for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
-  const float scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
-  for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * w[i];
+const OpsKernels& ops() {
+  switch (active_isa()) {
+    case Isa::Avx512: return ops_avx512();
+    case Isa::Avx2: return ops_avx2();
+    case Isa::Scalar: break;
+  }
+  return ops_scalar();
 }
+
+}  // namespace
+
+void rmsnorm(const float* x, const float* w, float* out, int64_t n, float eps) { ops().rmsnorm(x, w, out, n, eps); }
 
 void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t rope_dim, int64_t pos, const float* inv_freq,
           RopeStyle style) {
   const int64_t half = rope_dim / 2;
+  thread_local std::vector<float> cs;  // cos then sin per pair; only grows
+  if (static_cast<int64_t>(cs.size()) < 2 * half) cs.resize(static_cast<size_t>(2 * half));
   for (int64_t i = 0; i < half; ++i) {
     const double angle = static_cast<double>(pos) * inv_freq[i];
-    const float c = static_cast<float>(std::cos(angle));
-    const float s = static_cast<float>(std::sin(angle));
-    const int64_t a = style == RopeStyle::Interleaved ? 2 * i : i;
-    const int64_t b = style == RopeStyle::Interleaved ? 2 * i + 1 : i + half;
-    for (int64_t h = 0; h < n_heads; ++h) {
-      float* v = x + h * head_dim;
-      const float x0 = v[a], x1 = v[b];
-      v[a] = x0 * c - x1 * s;
-      v[b] = x0 * s + x1 * c;
-    }
+    cs[i] = static_cast<float>(std::cos(angle));
+    cs[half + i] = static_cast<float>(std::sin(angle));
   }
+  ops().rope(x, n_heads, head_dim, rope_dim, cs.data(), cs.data() + half, style == RopeStyle::Interleaved);
 }
 
-void silu_mul(float* gate, const float* up, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float g = gate[i];
-    gate[i] = g / (1.0f + std::exp(-g)) * up[i];
-  }
-}
+void silu_mul(float* gate, const float* up, int64_t n) { ops().silu_mul(gate, up, n); }
 
-void add_inplace(float* y, const float* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += x[i];
-}
+void add_inplace(float* y, const float* x, int64_t n) { ops().add(y, x, n); }
 
 double log_sum_exp(const float* x, int64_t n) {
   float mx = x[0];

@@ -1,5 +1,8 @@
 // Element-wise and row-wise operations of the forward pass (F32 activations).
 // Shapes in comments: [n] is a vector, [T, n] T rows of n.
+// rmsnorm, rope, silu_mul and add_inplace run per-ISA kernels (ops_kernels.h) chosen at run
+// time; rope and add_inplace give the same bits on every ISA, rmsnorm and silu_mul agree with
+// the scalar reference to a few ulp.
 #pragma once
 #include <cstdint>
 

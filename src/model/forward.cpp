@@ -20,6 +20,7 @@ Forward::Forward(const Model& model, ThreadPool& pool, int64_t max_tokens, int64
   const Hparams& h = model.hparams();
   const auto n = static_cast<size_t>(max_tokens);
   slots_.resize(n);
+  att_queries_.resize(n);
   x_.resize(n * h.n_embd);
   xn_.resize(n * std::max(h.n_embd, h.q_dim()));
   q_.resize(n * h.q_dim());
@@ -132,15 +133,13 @@ void Forward::write_kv(int64_t layer, std::span<const SequenceInput> seqs) {
 
 void Forward::attend(int64_t layer, std::span<const SequenceInput> seqs) {
   const Hparams& h = model_.hparams();
-  const int64_t group = h.n_head / h.n_head_kv;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(h.head_dim));
-  pool_.parallel_for(n_tokens_ * h.n_head, [&](int64_t job, int) {
-    const int64_t t = job / h.n_head, head = job % h.n_head;
+  const AttentionShape shape{h.n_head, h.n_head_kv, h.head_dim, 1.0f / std::sqrt(static_cast<float>(h.head_dim))};
+  for (int64_t t = 0; t < n_tokens_; ++t) {
     const KVCache& cache = *seqs[slots_[t].seq].cache;
     const KVLayerView view{cache.k_row(layer, 0), cache.v_row(layer, 0), cache.kv_dim(), cache.type()};
-    attention_head(q_.data() + t * h.q_dim() + head * h.head_dim, view, head / group, h.head_dim,
-                   slots_[t].pos + 1, scale, att_.data() + t * h.q_dim() + head * h.head_dim);
-  });
+    att_queries_[t] = {q_.data() + t * h.q_dim(), view, slots_[t].pos + 1, att_.data() + t * h.q_dim()};
+  }
+  attention(std::span<const AttentionQuery>(att_queries_.data(), static_cast<size_t>(n_tokens_)), shape, pool_);
 }
 
 void Forward::attention_block(int64_t layer, std::span<const SequenceInput> seqs) {

@@ -7,6 +7,7 @@
 #include <span>
 #include <vector>
 
+#include "kernels/attention.h"
 #include "lora/lora_apply.h"
 #include "model/kv_cache.h"
 #include "model/model.h"
@@ -64,6 +65,7 @@ class Forward {
   int64_t max_tokens_, max_logit_rows_;
   int64_t n_tokens_ = 0, n_logit_rows_ = 0;
   std::vector<TokenSlot> slots_;
+  std::vector<AttentionQuery> att_queries_;
   LoraBatch lora_;
   std::vector<float> x_, xn_, q_, k_, v_, att_, ff_gate_, ff_up_, logits_, out_rows_;
 };

@@ -1,5 +1,7 @@
 #include "model/kv_cache.h"
 
+#include <sys/mman.h>
+
 #include <cstring>
 
 #include "core/error.h"
@@ -13,28 +15,35 @@ KVCache::KVCache(const Hparams& hp, int64_t n_ctx, DType type)
   if (type != DType::F32 && type != DType::F16) fail("KV cache type must be F32 or F16, got ", dtype_name(type));
   const int64_t elems = n_layer_ * 2 * n_ctx_ * kv_dim_;
   if (elems > (int64_t(1) << 36)) fail("KV cache of ", n_ctx, " positions is too large");
-  storage_.resize(static_cast<size_t>(elems) * (type == DType::F32 ? 2 : 1));
+  n_slots_ = static_cast<size_t>(elems) * (type == DType::F32 ? 2 : 1);
+  const size_t bytes = n_slots_ * sizeof(uint16_t);
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) fail("cannot allocate a KV cache of ", bytes >> 20, " MiB");
+  madvise(p, bytes, MADV_HUGEPAGE);  // advice only: the cache works without huge pages
+  storage_ = std::unique_ptr<uint16_t, Unmap>(static_cast<uint16_t*>(p), Unmap{bytes});
 }
 
+void KVCache::Unmap::operator()(uint16_t* p) const { munmap(p, bytes); }
+
 const void* KVCache::row(size_t elem_offset) const {
-  return type_ == DType::F32 ? static_cast<const void*>(reinterpret_cast<const float*>(storage_.data()) + elem_offset)
-                             : static_cast<const void*>(storage_.data() + elem_offset);
+  return type_ == DType::F32 ? static_cast<const void*>(reinterpret_cast<const float*>(storage_.get()) + elem_offset)
+                             : static_cast<const void*>(storage_.get() + elem_offset);
 }
 
 void KVCache::put(size_t off, const float* src) {
   if (type_ == DType::F32) {
-    std::memcpy(reinterpret_cast<float*>(storage_.data()) + off, src, static_cast<size_t>(kv_dim_) * sizeof(float));
+    std::memcpy(reinterpret_cast<float*>(storage_.get()) + off, src, static_cast<size_t>(kv_dim_) * sizeof(float));
   } else {
-    uint16_t* dst = storage_.data() + off;
+    uint16_t* dst = storage_.get() + off;
     for (int64_t i = 0; i < kv_dim_; ++i) dst[i] = fp32_to_fp16(src[i]);
   }
 }
 
 void KVCache::get(size_t off, float* dst) const {
   if (type_ == DType::F32) {
-    std::memcpy(dst, reinterpret_cast<const float*>(storage_.data()) + off, static_cast<size_t>(kv_dim_) * sizeof(float));
+    std::memcpy(dst, reinterpret_cast<const float*>(storage_.get()) + off, static_cast<size_t>(kv_dim_) * sizeof(float));
   } else {
-    const uint16_t* src = storage_.data() + off;
+    const uint16_t* src = storage_.get() + off;
     for (int64_t i = 0; i < kv_dim_; ++i) dst[i] = fp16_to_fp32(src[i]);
   }
 }

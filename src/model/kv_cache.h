@@ -2,8 +2,8 @@
 // Layout per layer: [n_ctx, kv_dim] rows, so attention streams over positions.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
-#include <vector>
 
 #include "core/dtype.h"
 #include "model/hparams.h"
@@ -19,7 +19,7 @@ class KVCache {
   int64_t length() const { return length_; }   // positions filled
   DType type() const { return type_; }
   int64_t kv_dim() const { return kv_dim_; }
-  size_t bytes() const { return storage_.size() * sizeof(uint16_t); }
+  size_t bytes() const { return n_slots_ * sizeof(uint16_t); }
 
   void clear() { length_ = 0; }
   // Drops positions >= n (keeps a shared prefix).
@@ -50,7 +50,15 @@ class KVCache {
   int64_t n_layer_, n_ctx_, kv_dim_;
   DType type_;
   int64_t length_ = 0;
-  std::vector<uint16_t> storage_;  // F32 values take two slots each
+  // An anonymous mapping (zero pages, touched as positions fill) with transparent huge pages
+  // asked for: attention walks the whole cache every token, and 4 KiB pages cost a TLB miss
+  // every 8 positions. F32 values take two slots each.
+  struct Unmap {
+    size_t bytes;  // no default member initializer: it would hide the default constructor here
+    void operator()(uint16_t* p) const;
+  };
+  size_t n_slots_ = 0;
+  std::unique_ptr<uint16_t, Unmap> storage_;
   std::string adapter_key_;
 };
 

@@ -1,0 +1,269 @@
+// AVX2 + FMA + F16C attention kernel (compiled with -mavx2 -mfma -mf16c; reached only through
+// attn_partial_avx2() after a run-time CPU check). The same scheme as attention_avx512.cpp
+// with 8-wide vectors: q in registers, 8 keys' partial-sum vectors reduced together by hadd, a vector exp
+// for the online softmax, and V broadcast-accumulated into every row of the group at once.
+// The last chunk of an odd head_dim uses maskload/maskstore (F32) or a small copy (F16).
+#include <immintrin.h>
+
+#include <cmath>
+
+#include "kernels/attention_kernels.h"
+
+namespace trellis {
+namespace {
+
+__m256i tail_mask(int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n >= 8 ? 8 : static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+#include "kernels/simd_exp_avx2.inl"
+
+float exp_scalar(float x) { return _mm256_cvtss_f32(exp_ps(_mm256_set1_ps(x))); }
+
+float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+float hmax(__m256 v) {
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_max_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// Lane i of the result = sum of the lanes of v[i].
+[[gnu::always_inline]] inline __m256 reduce8(const __m256 v[8]) {
+  const __m256 h01 = _mm256_hadd_ps(v[0], v[1]), h23 = _mm256_hadd_ps(v[2], v[3]);
+  const __m256 h45 = _mm256_hadd_ps(v[4], v[5]), h67 = _mm256_hadd_ps(v[6], v[7]);
+  const __m256 a = _mm256_hadd_ps(h01, h23), b = _mm256_hadd_ps(h45, h67);  // per 128-bit half
+  return _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
+}
+
+__m256 load_f32(const float* p, int64_t n) {
+  return n >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, tail_mask(n));
+}
+void store_f32(float* p, int64_t n, __m256 v) {
+  if (n >= 8) _mm256_storeu_ps(p, v);
+  else _mm256_maskstore_ps(p, tail_mask(n), v);
+}
+__m256 load_f16(const uint16_t* p, int64_t n) {
+  if (n >= 8) return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  alignas(16) uint16_t tmp[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int64_t i = 0; i < n; ++i) tmp[i] = p[i];
+  return _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(tmp)));
+}
+
+// Dot of q (held in NCH registers, the last chunk masked) with one key row.
+template <int NCH>
+__m256 dot_row(const __m256* qv, const float* row, __m256i last, bool last_full) {
+  __m256 a = _mm256_mul_ps(qv[NCH - 1], last_full ? _mm256_loadu_ps(row + 8 * (NCH - 1))
+                                                  : _mm256_maskload_ps(row + 8 * (NCH - 1), last));
+#pragma GCC unroll 8
+  for (int c = 0; c < NCH - 1; ++c) a = _mm256_fmadd_ps(qv[c], _mm256_loadu_ps(row + 8 * c), a);
+  return a;
+}
+
+// Any head_dim: q read from L1 per chunk.
+__m256 dot_row_any(const float* q, const float* row, int64_t hd) {
+  __m256 a = _mm256_setzero_ps();
+  for (int64_t d = 0; d < hd; d += 8) a = _mm256_fmadd_ps(load_f32(q + d, hd - d), load_f32(row + d, hd - d), a);
+  return a;
+}
+
+// s[p] = scale·q·k_p for p < nb, key p at k + p*ks (F32). Per 8 positions, each key's dot is a
+// vector of partial sums; the 8 vectors are reduced together (reduce8). NCH = head_dim's
+// 8-wide chunks when q fits in registers (≤ 8), else 0 (any head_dim).
+template <int NCH>
+void block_scores(const float* q, const float* k, int64_t ks, int64_t nb, int64_t hd, float scale, float* s) {
+  __m256 qv[NCH > 0 ? NCH : 1];
+  const int64_t last_n = hd - 8 * (NCH - 1);
+  const __m256i last = tail_mask(last_n);
+  if constexpr (NCH > 0) {
+#pragma GCC unroll 8
+    for (int c = 0; c < NCH; ++c) qv[c] = load_f32(q + 8 * c, c == NCH - 1 ? last_n : 8);
+  }
+  const __m256 vscale = _mm256_set1_ps(scale);
+  __m256 dots[8];
+  for (int64_t p = 0; p < nb; p += 8) {
+    const int64_t n = nb - p < 8 ? nb - p : 8;
+    for (int64_t u = 0; u < n; ++u) {
+      const float* row = k + (p + u) * ks;
+      if constexpr (NCH > 0) dots[u] = dot_row<NCH>(qv, row, last, last_n >= 8);
+      else dots[u] = dot_row_any(q, row, hd);
+    }
+    for (int64_t u = n; u < 8; ++u) dots[u] = _mm256_setzero_ps();
+    store_f32(s + p, n, _mm256_mul_ps(reduce8(dots), vscale));
+  }
+}
+
+using ScoresFn = void (*)(const float*, const float*, int64_t, int64_t, int64_t, float, float*);
+
+ScoresFn scores_for(int64_t hd) {
+  switch ((hd + 7) / 8) {
+    case 1: return block_scores<1>;
+    case 2: return block_scores<2>;
+    case 3: return block_scores<3>;
+    case 4: return block_scores<4>;
+    case 5: return block_scores<5>;
+    case 6: return block_scores<6>;
+    case 7: return block_scores<7>;
+    case 8: return block_scores<8>;
+    default: return block_scores<0>;
+  }
+}
+
+void convert_keys(const uint16_t* k, int64_t ks, int64_t nb, int64_t hd, float* out) {
+  for (int64_t p = 0; p < nb; ++p) {
+    int64_t d = 0;
+    for (; d + 8 <= hd; d += 8) {
+      _mm256_storeu_ps(out + p * hd + d, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + p * ks + d))));
+    }
+    for (; d < hd; ++d) out[p * hd + d] = _cvtsh_ss(k[p * ks + d]);
+  }
+}
+
+// Online-softmax update of one row: s[0..nb) becomes e^(s − m_new); acc, m, l follow.
+void softmax_update(float* s, int64_t nb, float* acc, int64_t hd, float& m, float& l) {
+  const __m256 ninf = _mm256_set1_ps(-INFINITY);
+  __m256 mx = ninf;
+  for (int64_t p = 0; p < nb; p += 8) {
+    const __m256 v = nb - p >= 8 ? _mm256_loadu_ps(s + p)
+                                 : _mm256_blendv_ps(ninf, _mm256_maskload_ps(s + p, tail_mask(nb - p)),
+                                                    _mm256_castsi256_ps(tail_mask(nb - p)));
+    mx = _mm256_max_ps(mx, v);
+  }
+  const float bmax = hmax(mx);
+  const float m_new = bmax > m ? bmax : m;
+  const float corr = m == -INFINITY ? 0.0f : exp_scalar(m - m_new);
+  if (corr != 1.0f) {
+    const __m256 c = _mm256_set1_ps(corr);
+    for (int64_t d = 0; d < hd; d += 8) store_f32(acc + d, hd - d, _mm256_mul_ps(load_f32(acc + d, hd - d), c));
+  }
+  const __m256 vm = _mm256_set1_ps(m_new);
+  __m256 sum = _mm256_setzero_ps();
+  for (int64_t p = 0; p < nb; p += 8) {
+    const int64_t n = nb - p;
+    __m256 e = exp_ps(_mm256_sub_ps(load_f32(s + p, n), vm));
+    if (n < 8) e = _mm256_and_ps(e, _mm256_castsi256_ps(tail_mask(n)));
+    store_f32(s + p, n, e);
+    sum = _mm256_add_ps(sum, e);
+  }
+  l = l * corr + hsum(sum);
+  m = m_new;
+}
+
+template <bool F16>
+__m256 load_v(const void* v, int64_t off, int64_t n) {
+  if constexpr (F16) return load_f16(static_cast<const uint16_t*>(v) + off, n);
+  else return load_f32(static_cast<const float*>(v) + off, n);
+}
+
+// acc[r] += Σ_p w[r][p]·v_p for NQ rows (w rows kAttnBlock apart, acc rows hd apart). U
+// positions in flight with their own accumulators keep enough FMA chains when NQ is small.
+template <int NQ, bool F16>
+void accumulate_v(const float* w, const void* v, int64_t vs, int64_t nb, int64_t hd, float* acc) {
+  constexpr int U = NQ == 1 ? 8 : NQ == 2 ? 4 : NQ <= 4 ? 2 : 1;
+  for (int64_t d = 0; d < hd; d += 8) {
+    const int64_t n = hd - d;
+    __m256 a[U][NQ];
+#pragma GCC unroll 8
+    for (int r = 0; r < NQ; ++r) {
+      a[0][r] = load_f32(acc + r * hd + d, n);
+#pragma GCC unroll 8
+      for (int u = 1; u < U; ++u) a[u][r] = _mm256_setzero_ps();
+    }
+    int64_t p = 0;
+    for (; p + U <= nb; p += U) {
+#pragma GCC unroll 8
+      for (int u = 0; u < U; ++u) {
+        const __m256 vv = load_v<F16>(v, (p + u) * vs + d, n);
+#pragma GCC unroll 8
+        for (int r = 0; r < NQ; ++r) {
+          a[u][r] = _mm256_fmadd_ps(_mm256_set1_ps(w[r * kAttnBlock + p + u]), vv, a[u][r]);
+        }
+      }
+    }
+    for (; p < nb; ++p) {
+      const __m256 vv = load_v<F16>(v, p * vs + d, n);
+#pragma GCC unroll 8
+      for (int r = 0; r < NQ; ++r) a[0][r] = _mm256_fmadd_ps(_mm256_set1_ps(w[r * kAttnBlock + p]), vv, a[0][r]);
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < NQ; ++r) {
+#pragma GCC unroll 8
+      for (int u = 1; u < U; ++u) a[0][r] = _mm256_add_ps(a[0][r], a[u][r]);
+      store_f32(acc + r * hd + d, n, a[0][r]);
+    }
+  }
+}
+
+template <bool F16>
+void accumulate_rows(int64_t n_rows, const float* w, const void* v, int64_t vs, int64_t nb, int64_t hd,
+                     float* acc) {
+  switch (n_rows) {
+    case 1: return accumulate_v<1, F16>(w, v, vs, nb, hd, acc);
+    case 2: return accumulate_v<2, F16>(w, v, vs, nb, hd, acc);
+    case 3: return accumulate_v<3, F16>(w, v, vs, nb, hd, acc);
+    case 4: return accumulate_v<4, F16>(w, v, vs, nb, hd, acc);
+    case 5: return accumulate_v<5, F16>(w, v, vs, nb, hd, acc);
+    case 6: return accumulate_v<6, F16>(w, v, vs, nb, hd, acc);
+    case 7: return accumulate_v<7, F16>(w, v, vs, nb, hd, acc);
+    default: return accumulate_v<8, F16>(w, v, vs, nb, hd, acc);
+  }
+}
+
+template <bool F16>
+void partial(const AttnJob& j) {
+  static_assert(kAttnMaxRows == 8, "accumulate_rows has a case per row count");
+  const int64_t hd = j.head_dim;
+  float* keys = j.scratch;                     // [kAttnBlock, hd] (F16 cache)
+  float* scores = j.scratch + kAttnBlock * hd;  // [n_rows, kAttnBlock]
+  for (int64_t r = 0; j.init && r < j.n_rows; ++r) {
+    j.m[r] = -INFINITY;
+    j.l[r] = 0.0f;
+    for (int64_t d = 0; d < hd; d += 8) store_f32(j.acc + r * hd + d, hd - d, _mm256_setzero_ps());
+  }
+  const ScoresFn scores_fn = scores_for(hd);
+  for (int64_t b0 = j.p0; b0 < j.p1; b0 += kAttnBlock) {
+    const int64_t nb = j.p1 - b0 < kAttnBlock ? j.p1 - b0 : kAttnBlock;
+    const float* kb = keys;
+    int64_t ks = hd;
+    if constexpr (F16) {
+      convert_keys(static_cast<const uint16_t*>(j.k) + b0 * j.stride, j.stride, nb, hd, keys);
+    } else {
+      kb = static_cast<const float*>(j.k) + b0 * j.stride;
+      ks = j.stride;
+    }
+    for (int64_t r = 0; r < j.n_rows; ++r) {
+      float* s = scores + r * kAttnBlock;
+      scores_fn(j.q + r * hd, kb, ks, nb, hd, j.scale, s);
+      softmax_update(s, nb, j.acc + r * hd, hd, j.m[r], j.l[r]);
+    }
+    const void* vb = F16 ? static_cast<const void*>(static_cast<const uint16_t*>(j.v) + b0 * j.stride)
+                         : static_cast<const void*>(static_cast<const float*>(j.v) + b0 * j.stride);
+    accumulate_rows<F16>(j.n_rows, scores, vb, j.stride, nb, hd, j.acc);
+  }
+  if (j.finalize) {
+    for (int64_t r = 0; r < j.n_rows; ++r) {
+      const __m256 inv = _mm256_set1_ps(1.0f / j.l[r]);
+      for (int64_t d = 0; d < hd; d += 8) {
+        float* a = j.acc + r * hd + d;
+        store_f32(a, hd - d, _mm256_mul_ps(load_f32(a, hd - d), inv));
+      }
+    }
+  }
+}
+
+void attn_partial(const AttnJob& j) {
+  if (j.f16) partial<true>(j);
+  else partial<false>(j);
+}
+
+}  // namespace
+
+AttnPartialFn attn_partial_avx2() { return attn_partial; }
+
+}  // namespace trellis

@@ -1,0 +1,53 @@
+// Internal interface between attention.cpp (work split, threading, combine) and the per-ISA
+// kernel files attention_scalar.cpp, attention_avx2.cpp, attention_avx512.cpp.
+//
+// As for matmul_kernels.h: the ISA files hold pure kernels over raw pointers — no std
+// containers, no allocation, no inline or template functions of shared headers (the linker
+// keeps one copy of those, which could be the AVX-512 one).
+#pragma once
+#include <cstdint>
+
+namespace trellis {
+
+// Positions per softmax block, and the most query rows one work item carries (the query
+// heads of one token that share a KV head; larger groups are cut into tiles).
+constexpr int64_t kAttnBlock = 64;
+constexpr int64_t kAttnMaxRows = 8;
+
+// Floats of per-thread scratch a work item needs: the block's keys converted to F32 (F16
+// cache) and the block's scores per row, with room for one vector past the end.
+inline int64_t attn_scratch_floats(int64_t head_dim) {
+  return kAttnBlock * head_dim + kAttnMaxRows * (kAttnBlock + 16);
+}
+
+// One kernel call: n_rows query rows against positions [p0, p1) of one KV head. It updates
+// the online-softmax state, per row r, over the positions seen so far (these, and those of
+// earlier calls on the same state unless `init`):
+//   m[r] = max_p s_rp,  l[r] = Σ_p e^(s_rp − m[r]),  acc[r] = Σ_p e^(s_rp − m[r])·v_p
+// with s_rp = scale·q_r·k_p; when `finalize`, acc[r] is then divided by l[r] (the output).
+struct AttnJob {
+  const float* q = nullptr;  // [n_rows, head_dim]
+  int64_t n_rows = 0;        // 1..kAttnMaxRows
+  const void* k = nullptr;   // position 0 of this KV head; position p at p*stride elements
+  const void* v = nullptr;
+  int64_t stride = 0;
+  bool f16 = false;          // cache rows are F16 (else F32)
+  int64_t head_dim = 0;
+  int64_t p0 = 0, p1 = 0;    // p0 < p1
+  float scale = 1.0f;
+  float* acc = nullptr;      // [n_rows, head_dim]
+  float* m = nullptr;        // [n_rows]
+  float* l = nullptr;        // [n_rows]
+  bool init = true;
+  bool finalize = false;
+  float* scratch = nullptr;  // attn_scratch_floats(head_dim) floats
+};
+
+using AttnPartialFn = void (*)(const AttnJob& job);
+
+// avx2 / avx512 must only be called when the CPU has that ISA.
+AttnPartialFn attn_partial_scalar();
+AttnPartialFn attn_partial_avx2();
+AttnPartialFn attn_partial_avx512();
+
+}  // namespace trellis
