@@ -2,9 +2,6 @@
 // against the float64 autograd reference (scripts/reference/gen_full_train_goldens.py), and
 // the command end to end: it learns, writes a loadable model, resumes exactly.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -16,6 +13,7 @@
 #include "formats/safetensors.h"
 #include "model/evaluate.h"
 #include "model/model.h"
+#include "cli_util.h"
 #include "test_paths.h"
 #include "tokenizer/tokenizer.h"
 #include "train/full_params.h"
@@ -116,35 +114,19 @@ INSTANTIATE_TEST_SUITE_P(Train, TrainFullGrad, ::testing::Values("llama_tied", "
 
 // ---- the command ---------------------------------------------------------------------
 
-struct Scratch {
-  fs::path dir = fs::temp_directory_path() / ("trellis_train_full_" + std::to_string(::getpid()));
-  Scratch() { fs::create_directories(dir); }
-  ~Scratch() { fs::remove_all(dir); }
-  std::string operator/(const std::string& name) const { return (dir / name).string(); }
-};
-
-struct CliRun {
-  int rc = -1;
-  std::string out;
-};
-
-CliRun cli(const std::string& args) {
-  const std::string cmd = test::cli_path() + " " + args + " 2>&1";
-  CliRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) r.out.append(buf, n);
-  const int status = pclose(p);
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+// Runs the CLI with whitespace-separated arguments (the paths here contain no spaces).
+test::CliResult cli(const std::string& args) {
+  std::istringstream in(args);
+  std::vector<std::string> argv;
+  for (std::string a; in >> a;) argv.push_back(a);
+  return test::run_cli(argv);
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+struct Scratch : test::TempDir {
+  std::string operator/(const std::string& name) const { return file(name); }
+};
+
+const auto slurp = test::read_text_file;
 
 // Training losses in order, as logged in metrics.jsonl (timings differ between runs).
 std::vector<double> losses(const std::string& metrics) {
@@ -168,7 +150,7 @@ TEST(TrainFullCli, PretrainsRandomModelAndResumesExactly) {
   Scratch s;
   const std::string base = s / "random.gguf";
   ASSERT_EQ(cli("gen-model --shape custom --dim 64 --layers 2 --heads 4 --ff 128 --byte-vocab --type F32 --seed 3 -o " +
-                base).rc, 0);
+                base).exit_code, 0);
   const std::string text = "the seed grows into a tree. ";
   {
     std::ofstream f(s / "data.txt");
@@ -177,10 +159,10 @@ TEST(TrainFullCli, PretrainsRandomModelAndResumesExactly) {
   const std::string common = "train --full -m " + base + " --data " + (s / "data.txt") +
                              " --ctx 64 --lr 3e-3 --warmup 2 --seed 4 -t 1 --no-plot --name tiny-test";
   const std::string args = common + " --steps 24";
-  const CliRun full = cli(args + " -o " + (s / "a"));
-  ASSERT_EQ(full.rc, 0) << full.out;
-  EXPECT_NE(full.out.find("full training"), std::string::npos) << full.out;
-  EXPECT_NE(full.out.find("trained-weight state"), std::string::npos) << full.out;
+  const test::CliResult full = cli(args + " -o " + (s / "a"));
+  ASSERT_EQ(full.exit_code, 0) << full.all();
+  EXPECT_NE(full.all().find("full training"), std::string::npos) << full.all();
+  EXPECT_NE(full.all().find("trained-weight state"), std::string::npos) << full.all();
   ASSERT_TRUE(fs::exists(s / "a/model.gguf"));
   EXPECT_FALSE(fs::exists(s / "a/adapter_config.json"));
   const double before = text_nll(base, text + text), after = text_nll(s / "a/model.gguf", text + text);
@@ -188,34 +170,34 @@ TEST(TrainFullCli, PretrainsRandomModelAndResumesExactly) {
   EXPECT_LT(after, 0.5 * before);
   EXPECT_EQ(Model::load(s / "a/model.gguf")->name(), "tiny-test");
 
-  const CliRun cut = cli(args + " -o " + (s / "b") + " --stop-after 10");
-  ASSERT_EQ(cut.rc, 130) << cut.out;
-  const CliRun resumed = cli(args + " -o " + (s / "b") + " --resume");
-  ASSERT_EQ(resumed.rc, 0) << resumed.out;
+  const test::CliResult cut = cli(args + " -o " + (s / "b") + " --stop-after 10");
+  ASSERT_EQ(cut.exit_code, 130) << cut.all();
+  const test::CliResult resumed = cli(args + " -o " + (s / "b") + " --resume");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.all();
   EXPECT_EQ(losses(s / "a/metrics.jsonl"), losses(s / "b/metrics.jsonl"));
   EXPECT_EQ(slurp(s / "a/model.gguf"), slurp(s / "b/model.gguf"));  // bit for bit
 
-  const CliRun lora_resume = cli("train -m " + base + " --data " + (s / "data.txt") +
+  const test::CliResult lora_resume = cli("train -m " + base + " --data " + (s / "data.txt") +
                                  " --ctx 64 --steps 24 --seed 4 -t 1 -o " + (s / "b") + " --resume");
-  EXPECT_EQ(lora_resume.rc, 1);
-  EXPECT_NE(lora_resume.out.find("cannot resume: setting"), std::string::npos) << lora_resume.out;
+  EXPECT_EQ(lora_resume.exit_code, 1);
+  EXPECT_NE(lora_resume.all().find("cannot resume: setting"), std::string::npos) << lora_resume.all();
 
-  const CliRun f16 = cli(common + " --steps 2 --save-type F16 -o " + (s / "c"));
-  ASSERT_EQ(f16.rc, 0) << f16.out;
+  const test::CliResult f16 = cli(common + " --steps 2 --save-type F16 -o " + (s / "c"));
+  ASSERT_EQ(f16.exit_code, 0) << f16.all();
   EXPECT_NE(cli("inspect " + (s / "c/model.gguf")).out.find("F16"), std::string::npos);
 }
 
 TEST(TrainFullCli, BadOptionsAreRefusedBeforeTraining) {
   Scratch s;
   const std::string base = s / "random.gguf";
-  ASSERT_EQ(cli("gen-model --shape custom --dim 32 --layers 1 --heads 2 --ff 64 --byte-vocab --type F32 -o " + base).rc, 0);
+  ASSERT_EQ(cli("gen-model --shape custom --dim 32 --layers 1 --heads 2 --ff 64 --byte-vocab --type F32 -o " + base).exit_code, 0);
   std::ofstream(s / "data.txt") << "some text to train on, some text to train on.";
-  const CliRun dropout = cli("train --full --dropout 0.1 -m " + base + " --data " + (s / "data.txt") + " -o " + (s / "o"));
-  EXPECT_EQ(dropout.rc, 1);
-  EXPECT_NE(dropout.out.find("--dropout"), std::string::npos) << dropout.out;
-  const CliRun type = cli("train --full --save-type Q9 -m " + base + " --data " + (s / "data.txt") + " -o " + (s / "o"));
-  EXPECT_EQ(type.rc, 1);
-  EXPECT_NE(type.out.find("unknown quantization type"), std::string::npos) << type.out;
+  const test::CliResult dropout = cli("train --full --dropout 0.1 -m " + base + " --data " + (s / "data.txt") + " -o " + (s / "o"));
+  EXPECT_EQ(dropout.exit_code, 1);
+  EXPECT_NE(dropout.all().find("--dropout"), std::string::npos) << dropout.all();
+  const test::CliResult type = cli("train --full --save-type Q9 -m " + base + " --data " + (s / "data.txt") + " -o " + (s / "o"));
+  EXPECT_EQ(type.exit_code, 1);
+  EXPECT_NE(type.all().find("unknown quantization type"), std::string::npos) << type.all();
   EXPECT_FALSE(fs::exists(s / "o/model.gguf"));
 }
 

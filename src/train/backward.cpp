@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "kernels/cpu_features.h"
 #include "train/attention_kernel.h"
 #include "train/gemm.h"
 
@@ -87,18 +88,13 @@ void rope_backward(T* dx, const int32_t* pos, int64_t N, int64_t H, int64_t hd, 
 
 namespace {
 
-bool have_avx2_fma() {
-  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return yes;
-}
-
 // F32 rows go to the AVX2 copy of the kernels when the CPU has it; F64 (the reference of the
 // finite-difference tests) always uses the baseline copy.
 template <class T>
 void attend_row(const T* q, const T* k, const T* v, int64_t j0, int64_t t, int64_t kv_stride, int64_t hd, T scale,
                 std::vector<T>& scores, T* out, T* lse) {
   if constexpr (std::is_same_v<T, float>) {
-    if (have_avx2_fma()) return attention_detail::attend_one_avx2(q, k, v, j0, t, kv_stride, hd, scale, scores, out, lse);
+    if (active_isa() >= Isa::Avx2) return attention_detail::attend_one_avx2(q, k, v, j0, t, kv_stride, hd, scale, scores, out, lse);
   }
   attention_detail::attend_one(q, k, v, j0, t, kv_stride, hd, scale, scores, out, lse);
 }
@@ -107,7 +103,7 @@ template <class T>
 void backward_head(const T* dout, const T* q, const T* k, const T* v, const T* out, const T* lse,
                    const int32_t* seg_start, const AttentionShape& s, int64_t h, T* dq, T* dkh, T* dvh) {
   if constexpr (std::is_same_v<T, float>) {
-    if (have_avx2_fma()) {
+    if (active_isa() >= Isa::Avx2) {
       return attention_detail::attention_backward_head_avx2(dout, q, k, v, out, lse, seg_start, s, h, dq, dkh, dvh);
     }
   }
