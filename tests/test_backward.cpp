@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "kernels/cpu_features.h"
 #include "train/backward.h"
 #include "train/gemm.h"
 
@@ -197,6 +198,32 @@ TEST(Backward, CrossEntropyMasked) {
   cross_entropy_backward(logits.data(), targets.data(), N, V, weight, d.data());
   expect_gradient(logits, d, loss, "dlogits");
   for (int64_t i = 0; i < V; ++i) EXPECT_EQ(d[V + i], 0.0);  // masked row: no gradient at all
+}
+
+// The fused forward+backward the trainer uses (vector exp for F32, rows over the pool)
+// against the scalar pair above, at a vocabulary-sized row with a masked row in between.
+void check_fused_cross_entropy(Isa isa) {
+  const Isa keep = set_isa_override(isa);
+  std::mt19937 rng(9);
+  const int64_t N = 5, V = 5003;
+  std::vector<float> logits(N * V);
+  std::normal_distribution<float> d(0.0f, 3.0f);
+  for (auto& x : logits) x = d(rng);
+  const std::vector<int32_t> targets = {17, -1, 5002, 0, 2500};
+  const float weight = 0.37f;
+  std::vector<float> ref(N * V);
+  const double loss_ref = cross_entropy_forward(logits.data(), targets.data(), N, V);
+  cross_entropy_backward(logits.data(), targets.data(), N, V, weight, ref.data());
+  ThreadPool pool(2);
+  const double loss = cross_entropy_fused(logits.data(), targets.data(), N, V, weight, &pool);
+  EXPECT_NEAR(loss, loss_ref, 1e-6 * std::fabs(loss_ref));
+  for (int64_t i = 0; i < N * V; ++i) ASSERT_NEAR(logits[i], ref[i], 1e-6 * weight) << i;
+  set_isa_override(keep);
+}
+
+TEST(Backward, CrossEntropyFusedMatchesPair) {
+  check_fused_cross_entropy(Isa::Avx2);
+  check_fused_cross_entropy(Isa::Scalar);
 }
 
 template <class T>

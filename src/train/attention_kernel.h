@@ -1,8 +1,6 @@
-// The per-row causal attention kernels of training (forward for one query row and head,
-// backward for one head over all rows), written once with GCC vector extensions and compiled
-// twice: backward.cpp (baseline x86-64; also the F64 reference for the finite-difference
-// tests) and attention_train_avx2.cpp (AVX2+FMA), chosen at run time for F32.
-// Included only by those two files.
+// The per-row causal attention of training (forward for one query row and head, backward
+// for one head over all rows): the scalar reference of the blocked kernels
+// (attention_blocked.cpp), used by backward.cpp's attention_*_reference. Included only there.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -14,7 +12,6 @@
 #include "train/backward.h"
 
 namespace trellis::attention_detail {
-// Internal linkage: each including file (one per instruction set) keeps its own copy.
 namespace {
 
 template <class T>
@@ -94,12 +91,5 @@ void attention_backward_head(const T* dout, const T* q, const T* k, const T* v, 
 }
 
 }  // namespace
-
-// The AVX2+FMA copies (attention_train_avx2.cpp), F32 only.
-void attend_one_avx2(const float* q, const float* k, const float* v, int64_t j0, int64_t t, int64_t kv_stride,
-                     int64_t hd, float scale, std::vector<float>& scores, float* out, float* lse);
-void attention_backward_head_avx2(const float* dout, const float* q, const float* k, const float* v, const float* out,
-                                  const float* lse, const int32_t* seg_start, const AttentionShape& s, int64_t h,
-                                  float* dq, float* dkh, float* dvh);
 
 }  // namespace trellis::attention_detail

@@ -9,6 +9,7 @@
 #include "core/thread_pool.h"
 #include "kernels/cpu_features.h"
 #include "train/attention_kernel.h"
+#include "train/attention_rows.h"
 #include "train/gemm.h"
 
 namespace trellis {
@@ -86,42 +87,16 @@ void rope_backward(T* dx, const int32_t* pos, int64_t N, int64_t H, int64_t hd, 
 
 // ---------------------------------------------------------------- attention
 
-namespace {
-
-// F32 rows go to the AVX2 copy of the kernels when the CPU has it; F64 (the reference of the
-// finite-difference tests) always uses the baseline copy.
 template <class T>
-void attend_row(const T* q, const T* k, const T* v, int64_t j0, int64_t t, int64_t kv_stride, int64_t hd, T scale,
-                std::vector<T>& scores, T* out, T* lse) {
-  if constexpr (std::is_same_v<T, float>) {
-    if (active_isa() >= Isa::Avx2) return attention_detail::attend_one_avx2(q, k, v, j0, t, kv_stride, hd, scale, scores, out, lse);
-  }
-  attention_detail::attend_one(q, k, v, j0, t, kv_stride, hd, scale, scores, out, lse);
-}
-
-template <class T>
-void backward_head(const T* dout, const T* q, const T* k, const T* v, const T* out, const T* lse,
-                   const int32_t* seg_start, const AttentionShape& s, int64_t h, T* dq, T* dkh, T* dvh) {
-  if constexpr (std::is_same_v<T, float>) {
-    if (active_isa() >= Isa::Avx2) {
-      return attention_detail::attention_backward_head_avx2(dout, q, k, v, out, lse, seg_start, s, h, dq, dkh, dvh);
-    }
-  }
-  attention_detail::attention_backward_head(dout, q, k, v, out, lse, seg_start, s, h, dq, dkh, dvh);
-}
-
-}  // namespace
-
-template <class T>
-void attention_forward(const T* q, const T* k, const T* v, const int32_t* seg_start, const AttentionShape& s, T* out,
-                       T* lse, ThreadPool* pool) {
+void attention_forward_reference(const T* q, const T* k, const T* v, const int32_t* seg_start, const AttentionShape& s,
+                                 T* out, T* lse, ThreadPool* pool) {
   const int64_t hd = s.head_dim, group = s.n_head / s.n_head_kv;
   const int64_t qs = s.n_head * hd, ks = s.n_head_kv * hd;
   const T scale = static_cast<T>(1.0 / std::sqrt(static_cast<double>(hd)));
   auto job = [&](int64_t idx, int) {
     thread_local std::vector<T> scores;
     const int64_t t = idx / s.n_head, h = idx % s.n_head, g = h / group;
-    attend_row(q + t * qs + h * hd, k + g * hd, v + g * hd, seg_start[t], t, ks, hd, scale, scores,
+    attention_detail::attend_one(q + t * qs + h * hd, k + g * hd, v + g * hd, seg_start[t], t, ks, hd, scale, scores,
                out + t * qs + h * hd, lse + t * s.n_head + h);
   };
   if (pool) {
@@ -132,8 +107,9 @@ void attention_forward(const T* q, const T* k, const T* v, const int32_t* seg_st
 }
 
 template <class T>
-void attention_backward(const T* dout, const T* q, const T* k, const T* v, const T* out, const T* lse,
-                        const int32_t* seg_start, const AttentionShape& s, T* dq, T* dk, T* dv, ThreadPool* pool) {
+void attention_backward_reference(const T* dout, const T* q, const T* k, const T* v, const T* out, const T* lse,
+                                  const int32_t* seg_start, const AttentionShape& s, T* dq, T* dk, T* dv,
+                                  ThreadPool* pool) {
   const int64_t hd = s.head_dim, group = s.n_head / s.n_head_kv, ks = s.n_head_kv * hd;
   const auto per_head = static_cast<size_t>(s.N * hd);
   // Reused between calls: fresh multi-megabyte buffers cost page faults every layer.
@@ -144,7 +120,7 @@ void attention_backward(const T* dout, const T* q, const T* k, const T* v, const
   T* const dkh = dkh_buf.data();
   T* const dvh = dvh_buf.data();
   auto job = [&](int64_t h, int) {
-    backward_head(dout, q, k, v, out, lse, seg_start, s, h, dq, dkh + h * per_head, dvh + h * per_head);
+    attention_detail::attention_backward_head(dout, q, k, v, out, lse, seg_start, s, h, dq, dkh + h * per_head, dvh + h * per_head);
   };
   if (pool) {
     pool->parallel_for(s.n_head, job);
@@ -252,15 +228,61 @@ void cross_entropy_backward(const T* logits, const int32_t* targets, int64_t N, 
   }
 }
 
+namespace {
+// Σ exp(x_i − shift), x overwritten with the exponentials.
+template <class T>
+double exp_shifted_sum(T* x, int64_t V, T shift) {
+  double sum = 0.0;
+  for (int64_t i0 = 0; i0 < V; i0 += 1024) {
+    const int64_t n = std::min<int64_t>(1024, V - i0);
+    if constexpr (std::is_same_v<T, float>) {
+      if (active_isa() >= Isa::Avx2) {
+        sum += attention_rows::exp_row_avx2(x + i0, n, 1.0f, shift);
+        continue;
+      }
+    }
+    sum += attention_rows::exp_row(x + i0, n, T(1), shift);
+  }
+  return sum;
+}
+}  // namespace
+
+template <class T>
+double cross_entropy_fused(T* logits, const int32_t* targets, int64_t N, int64_t V, T weight, ThreadPool* pool) {
+  std::vector<double> row_loss(static_cast<size_t>(N), 0.0);
+  auto row = [&](int64_t n, int) {
+    T* d = logits + n * V;
+    if (targets[n] < 0) {
+      std::fill(d, d + V, T(0));
+      return;
+    }
+    const T target_logit = d[targets[n]];
+    const T mx = *std::max_element(d, d + V);
+    const double sum = exp_shifted_sum(d, V, mx);
+    row_loss[n] = static_cast<double>(mx) + std::log(sum) - static_cast<double>(target_logit);
+    const T c = static_cast<T>(static_cast<double>(weight) / sum);
+    for (int64_t i = 0; i < V; ++i) d[i] *= c;
+    d[targets[n]] -= weight;
+  };
+  if (pool && N > 1) {
+    pool->parallel_for(N, row);
+  } else {
+    for (int64_t n = 0; n < N; ++n) row(n, 0);
+  }
+  double total = 0.0;
+  for (double l : row_loss) total += l;  // in row order: reproducible
+  return total;
+}
+
 #define TRELLIS_BACKWARD_INSTANTIATE(T)                                                                              \
   template void rmsnorm_forward<T>(const T*, const T*, T*, T*, int64_t, int64_t, T);                                 \
   template void rmsnorm_backward<T>(const T*, const T*, const T*, const T*, T*, T*, int64_t, int64_t);               \
   template void rope_forward<T>(T*, const int32_t*, int64_t, int64_t, int64_t, int64_t, const float*, RopeStyle);    \
   template void rope_backward<T>(T*, const int32_t*, int64_t, int64_t, int64_t, int64_t, const float*, RopeStyle);   \
-  template void attention_forward<T>(const T*, const T*, const T*, const int32_t*, const AttentionShape&, T*, T*,    \
-                                     ThreadPool*);                                                                   \
-  template void attention_backward<T>(const T*, const T*, const T*, const T*, const T*, const T*, const int32_t*,    \
-                                      const AttentionShape&, T*, T*, T*, ThreadPool*);                               \
+  template void attention_forward_reference<T>(const T*, const T*, const T*, const int32_t*, const AttentionShape&, \
+                                               T*, T*, ThreadPool*);                                                 \
+  template void attention_backward_reference<T>(const T*, const T*, const T*, const T*, const T*, const T*,        \
+                                                const int32_t*, const AttentionShape&, T*, T*, T*, ThreadPool*);     \
   template void swiglu_forward<T>(const T*, const T*, T*, int64_t);                                                  \
   template void swiglu_backward<T>(const T*, const T*, const T*, T*, T*, int64_t);                                   \
   template void lora_linear_forward<T>(const T*, const T*, const T*, const T*, const T*, T, const LoraShape&, T*, T*, \
@@ -269,7 +291,8 @@ void cross_entropy_backward(const T* logits, const int32_t* targets, int64_t N, 
                                         const LoraShape&, T*, T*, T*, T*, T*, ThreadPool*);                          \
   template void linear_weight_backward<T>(const T*, const T*, int64_t, int64_t, int64_t, T*, ThreadPool*);           \
   template double cross_entropy_forward<T>(const T*, const int32_t*, int64_t, int64_t);                              \
-  template void cross_entropy_backward<T>(const T*, const int32_t*, int64_t, int64_t, T, T*);
+  template void cross_entropy_backward<T>(const T*, const int32_t*, int64_t, int64_t, T, T*);                        \
+  template double cross_entropy_fused<T>(T*, const int32_t*, int64_t, int64_t, T, ThreadPool*);
 TRELLIS_BACKWARD_INSTANTIATE(float)
 TRELLIS_BACKWARD_INSTANTIATE(double)
 

@@ -31,8 +31,8 @@ void rope_backward(T* dx, const int32_t* pos, int64_t N, int64_t H, int64_t hd, 
                    const float* inv_freq, RopeStyle style);
 
 // ---- Causal attention with grouped KV heads and segments: token t attends to tokens
-// [seg_start[t], t] (packed examples never see each other). q [N, nh*hd], k, v [N, nkv*hd]
-// -> out [N, nh*hd], lse [N, nh] (log-sum-exp of the scaled scores, kept for the backward,
+// [seg_start[t], t] (packed examples never see each other; seg_start is non-decreasing).
+// q [N, nh*hd], k, v [N, nkv*hd] -> out [N, nh*hd], lse [N, nh] (log-sum-exp of the scaled scores, kept for the backward,
 // which recomputes the probabilities instead of storing an N×N matrix).
 struct AttentionShape {
   int64_t N = 0, n_head = 0, n_head_kv = 0, head_dim = 0;
@@ -44,6 +44,15 @@ void attention_forward(const T* q, const T* k, const T* v, const int32_t* seg_st
 template <class T>
 void attention_backward(const T* dout, const T* q, const T* k, const T* v, const T* out, const T* lse,
                         const int32_t* seg_start, const AttentionShape& s, T* dq, T* dk, T* dv, ThreadPool* pool);
+// The same two as plain per-row loops: the scalar reference the blocked kernels
+// (attention_blocked.cpp: products of 64-row blocks through train/gemm) are tested against.
+template <class T>
+void attention_forward_reference(const T* q, const T* k, const T* v, const int32_t* seg_start, const AttentionShape& s,
+                                 T* out, T* lse, ThreadPool* pool);
+template <class T>
+void attention_backward_reference(const T* dout, const T* q, const T* k, const T* v, const T* out, const T* lse,
+                                  const int32_t* seg_start, const AttentionShape& s, T* dq, T* dk, T* dv,
+                                  ThreadPool* pool);
 
 // ---- SwiGLU: h = silu(gate) * up, all [n].
 template <class T>
@@ -80,5 +89,10 @@ double cross_entropy_forward(const T* logits, const int32_t* targets, int64_t N,
 // (overwrites; `weight` is 1 / scored tokens of the whole accumulation window).
 template <class T>
 void cross_entropy_backward(const T* logits, const int32_t* targets, int64_t N, int64_t V, T weight, T* dlogits);
+// Both at once, as the trainer uses them: returns the forward's sum and overwrites logits with
+// the backward's dlogits, rows spread over the pool (F32 rows use the vector exp; each row's
+// sum of exponentials is accumulated in double per 1024 values, so it stays within ~1e-6).
+template <class T>
+double cross_entropy_fused(T* logits, const int32_t* targets, int64_t N, int64_t V, T weight, ThreadPool* pool);
 
 }  // namespace trellis

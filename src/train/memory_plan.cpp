@@ -32,22 +32,22 @@ MemoryPlan plan_with(const MemoryPlanInput& in, bool ckpt) {
   }
   const size_t out_mat = static_cast<size_t>(h.n_vocab * h.n_embd) * sizeof(float);
   if (in.full) {
-    // Trained F32 copies of every weight, read directly; the gemm's transposed copy of the
-    // matrix it multiplies (the output matrix is the largest).
-    p.dequant = std::max(max_mat, out_mat);
+    // Trained F32 copies of every weight, read directly (the gemm reads transposed operands
+    // in place, packing only small slices).
+    p.dequant = 0;
     p.lora = static_cast<size_t>(m.n_params()) * 4 * sizeof(float);  // values, gradients, AdamW m and v
   } else {
-    // The dequantized copy of the matrix in use and the gemm's transposed copy of it, the
-    // dequantized output matrix, and its transposed copy cached for the whole run.
-    p.dequant = (quantized ? max_mat : 0) + max_mat + (m.output().type != DType::F32 ? out_mat : 0) + out_mat;
+    // The dequantized copy of the matrix in use and of the output matrix (none for F32).
+    p.dequant = (quantized ? max_mat : 0) + (m.output().type != DType::F32 ? out_mat : 0);
     p.lora = lora_params * 4 * sizeof(float);  // values, gradients, AdamW m and v
   }
   const ActivationBytes a = TrainModel::activation_bytes(m, in.full ? nullptr : &in.lora, in.tokens);
   const auto L = static_cast<size_t>(h.n_layer);
   p.activations = (ckpt ? a.per_layer : L * a.per_layer) + (L + 1) * a.layer_input + a.head;
-  // Backward temporaries of one layer: FFN gradients, attention gradients and per-head dk/dv.
+  // Backward temporaries of one layer: FFN gradients, attention gradients; the blocked
+  // attention's head-major copies (forward and backward) and per-thread 64-row blocks.
   p.scratch = N * sizeof(float) * static_cast<size_t>(3 * h.n_ff + h.n_embd + 2 * h.q_dim() + 2 * h.kv_dim() +
-                                                      2 * h.n_head * h.head_dim);
+                                                      3 * h.q_dim() + 4 * h.kv_dim() + 2 * h.n_head + 4 * 64);
   p.total = p.weights + p.dequant + p.lora + p.activations + p.scratch;
   return p;
 }
@@ -66,7 +66,7 @@ MemoryPlan plan_memory(const MemoryPlanInput& in) {
   }
   char buf[512];
   std::snprintf(buf, sizeof buf,
-                "memory plan: weights %.0f MiB (mapped) + dequantized/transposed weights %.0f MiB + %s state %.1f MiB"
+                "memory plan: weights %.0f MiB (mapped) + dequantized weights %.0f MiB + %s state %.1f MiB"
                 " + activations %.0f MiB (%s) + scratch %.0f MiB = %.2f GiB peak%s",
                 mib(p.weights), mib(p.dequant), in.full ? "trained-weight" : "LoRA", mib(p.lora), mib(p.activations),
                 p.checkpointing ? "gradient checkpointing" : "all layers kept", mib(p.scratch), gib(p.total),

@@ -44,6 +44,17 @@ std::vector<float>& zeroed(std::vector<float>& v, int64_t n) {
   return v;
 }
 
+// Runs fn(r0, r1) over ranges of N rows spread over the pool: for the element-wise and
+// per-row steps of a layer, each row written by exactly one range (results do not depend
+// on the split), so they no longer leave the second core idle between products.
+template <class F>
+void for_rows(ThreadPool& pool, int64_t N, F&& fn) {
+  constexpr int64_t kRows = 16;
+  const int64_t chunks = (N + kRows - 1) / kRows;
+  if (chunks <= 1) return fn(int64_t{0}, N);
+  pool.parallel_for(chunks, [&](int64_t c, int) { fn(c * kRows, std::min(N, (c + 1) * kRows)); });
+}
+
 }  // namespace
 
 // What the backward of one layer needs. Sized for max_tokens once.
@@ -205,6 +216,17 @@ void TrainModel::project_backward(int64_t l, Projection p, const float* dy, cons
   }
 }
 
+// RMSNorm backward of a layer norm: rows over the pool when the norm weight is frozen; a
+// trained one (full fine-tuning) sums its gradient over all rows in order, on one thread.
+void TrainModel::norm_backward(const float* dout, const float* x, const TensorView& w, const float* rstd, float* dx,
+                               int64_t N, int64_t C) {
+  float* dw = weight_grad(w);
+  if (dw) return rmsnorm_backward(dout, x, weight_f32(w), rstd, dx, dw, N, C);
+  for_rows(pool_, N, [&](int64_t r0, int64_t r1) {
+    rmsnorm_backward(dout + r0 * C, x + r0 * C, weight_f32(w), rstd + r0, dx + r0 * C, static_cast<float*>(nullptr), r1 - r0, C);
+  });
+}
+
 void TrainModel::layer_forward(int64_t l, const TrainBatch& b, const float* x_in, LayerActs& a, float* x_out,
                                bool train) {
   const Hparams& h = model_.hparams();
@@ -227,7 +249,10 @@ void TrainModel::layer_forward(int64_t l, const TrainBatch& b, const float* x_in
   auto U = [&](Projection p) { return a.u[static_cast<int>(p)].data(); };
   auto XL = [&](Projection p) { return dropout ? a.xl[static_cast<int>(p)].data() : nullptr; };
 
-  rmsnorm_forward(x_in, weight_f32(w.attn_norm), a.xn1.data(), a.rstd1.data(), N, C, h.rms_eps);
+  const float *attn_norm = weight_f32(w.attn_norm), *ffn_norm = weight_f32(w.ffn_norm);
+  for_rows(pool_, N, [&](int64_t r0, int64_t r1) {
+    rmsnorm_forward(x_in + r0 * C, attn_norm, a.xn1.data() + r0 * C, a.rstd1.data() + r0, r1 - r0, C, h.rms_eps);
+  });
   project(l, Projection::Q, a.xn1.data(), N, a.q.data(), U(Projection::Q), XL(Projection::Q), train);
   project(l, Projection::K, a.xn1.data(), N, a.k.data(), U(Projection::K), XL(Projection::K), train);
   project(l, Projection::V, a.xn1.data(), N, a.v.data(), U(Projection::V), XL(Projection::V), train);
@@ -246,18 +271,28 @@ void TrainModel::layer_forward(int64_t l, const TrainBatch& b, const float* x_in
     rmsnorm_forward(a.k_pre.data(), weight_f32(w.k_norm), a.k.data(), a.rstd_k.data(), N * h.n_head_kv, hd, h.rms_eps);
   }
   const float* inv = model_.rope_inv_freq().data();
-  rope_forward(a.q.data(), b.pos.data(), N, h.n_head, hd, h.rope_dim, inv, model_.rope_style());
-  rope_forward(a.k.data(), b.pos.data(), N, h.n_head_kv, hd, h.rope_dim, inv, model_.rope_style());
+  for_rows(pool_, N, [&](int64_t r0, int64_t r1) {
+    rope_forward(a.q.data() + r0 * qd, b.pos.data() + r0, r1 - r0, h.n_head, hd, h.rope_dim, inv, model_.rope_style());
+    rope_forward(a.k.data() + r0 * kvd, b.pos.data() + r0, r1 - r0, h.n_head_kv, hd, h.rope_dim, inv,
+                 model_.rope_style());
+  });
   const AttentionShape as{N, h.n_head, h.n_head_kv, hd};
   attention_forward(a.q.data(), a.k.data(), a.v.data(), b.seg_start.data(), as, a.att.data(), a.lse.data(), &pool_);
   project(l, Projection::O, a.att.data(), N, a.x_mid.data(), U(Projection::O), XL(Projection::O), train);
-  for (int64_t i = 0; i < N * C; ++i) a.x_mid[i] += x_in[i];
-  rmsnorm_forward(a.x_mid.data(), weight_f32(w.ffn_norm), a.xn2.data(), a.rstd2.data(), N, C, h.rms_eps);
+  for_rows(pool_, N, [&](int64_t r0, int64_t r1) {
+    for (int64_t i = r0 * C; i < r1 * C; ++i) a.x_mid[i] += x_in[i];
+    rmsnorm_forward(a.x_mid.data() + r0 * C, ffn_norm, a.xn2.data() + r0 * C, a.rstd2.data() + r0, r1 - r0, C,
+                    h.rms_eps);
+  });
   project(l, Projection::Gate, a.xn2.data(), N, a.gate.data(), U(Projection::Gate), XL(Projection::Gate), train);
   project(l, Projection::Up, a.xn2.data(), N, a.up.data(), U(Projection::Up), XL(Projection::Up), train);
-  swiglu_forward(a.gate.data(), a.up.data(), a.hidden.data(), N * F);
+  for_rows(pool_, N, [&](int64_t r0, int64_t r1) {
+    swiglu_forward(a.gate.data() + r0 * F, a.up.data() + r0 * F, a.hidden.data() + r0 * F, (r1 - r0) * F);
+  });
   project(l, Projection::Down, a.hidden.data(), N, x_out, U(Projection::Down), XL(Projection::Down), train);
-  for (int64_t i = 0; i < N * C; ++i) x_out[i] += a.x_mid[i];
+  for_rows(pool_, N, [&](int64_t r0, int64_t r1) {
+    for (int64_t i = r0 * C; i < r1 * C; ++i) x_out[i] += a.x_mid[i];
+  });
 }
 
 // dx: on entry the gradient at the layer's output, on return the gradient at its input.
@@ -275,10 +310,13 @@ void TrainModel::layer_backward(int64_t l, const TrainBatch& b, const float* x_i
   std::vector<float>& d_xn = zeroed(scratch_.d_xn, N * C);
   // FFN block: x_out = x_mid + down(swiglu(gate(xn2), up(xn2))); dx is also d x_mid's residual part.
   project_backward(l, Projection::Down, dx, a.hidden.data(), U(Projection::Down), XL(Projection::Down), N, d_hidden.data());
-  swiglu_backward(d_hidden.data(), a.gate.data(), a.up.data(), d_gate.data(), d_up.data(), N * F);
+  for_rows(pool_, N, [&](int64_t r0, int64_t r1) {
+    swiglu_backward(d_hidden.data() + r0 * F, a.gate.data() + r0 * F, a.up.data() + r0 * F, d_gate.data() + r0 * F,
+                    d_up.data() + r0 * F, (r1 - r0) * F);
+  });
   project_backward(l, Projection::Gate, d_gate.data(), a.xn2.data(), U(Projection::Gate), XL(Projection::Gate), N, d_xn.data());
   project_backward(l, Projection::Up, d_up.data(), a.xn2.data(), U(Projection::Up), XL(Projection::Up), N, d_xn.data());
-  rmsnorm_backward(d_xn.data(), a.x_mid.data(), weight_f32(w.ffn_norm), a.rstd2.data(), dx, weight_grad(w.ffn_norm), N, C);
+  norm_backward(d_xn.data(), a.x_mid.data(), w.ffn_norm, a.rstd2.data(), dx, N, C);
   // Attention block: x_mid = x_in + o(attn(rope(q), rope(k), v)).
   std::vector<float>& d_att = zeroed(scratch_.d_att, N * qd);
   std::vector<float>& dq = zeroed(scratch_.dq, N * qd);
@@ -289,8 +327,11 @@ void TrainModel::layer_backward(int64_t l, const TrainBatch& b, const float* x_i
   attention_backward(d_att.data(), a.q.data(), a.k.data(), a.v.data(), a.att.data(), a.lse.data(), b.seg_start.data(),
                      as, dq.data(), dk.data(), dv.data(), &pool_);
   const float* inv = model_.rope_inv_freq().data();
-  rope_backward(dq.data(), b.pos.data(), N, h.n_head, hd, h.rope_dim, inv, model_.rope_style());
-  rope_backward(dk.data(), b.pos.data(), N, h.n_head_kv, hd, h.rope_dim, inv, model_.rope_style());
+  for_rows(pool_, N, [&](int64_t r0, int64_t r1) {
+    rope_backward(dq.data() + r0 * qd, b.pos.data() + r0, r1 - r0, h.n_head, hd, h.rope_dim, inv, model_.rope_style());
+    rope_backward(dk.data() + r0 * kvd, b.pos.data() + r0, r1 - r0, h.n_head_kv, hd, h.rope_dim, inv,
+                  model_.rope_style());
+  });
   if (w.q_norm.valid()) {
     std::vector<float>& dq_pre = zeroed(scratch_.dq_pre, N * qd);
     std::vector<float>& dk_pre = zeroed(scratch_.dk_pre, N * kvd);
@@ -306,7 +347,7 @@ void TrainModel::layer_backward(int64_t l, const TrainBatch& b, const float* x_i
   project_backward(l, Projection::Q, dq.data(), a.xn1.data(), U(Projection::Q), XL(Projection::Q), N, d_xn.data());
   project_backward(l, Projection::K, dk.data(), a.xn1.data(), U(Projection::K), XL(Projection::K), N, d_xn.data());
   project_backward(l, Projection::V, dv.data(), a.xn1.data(), U(Projection::V), XL(Projection::V), N, d_xn.data());
-  rmsnorm_backward(d_xn.data(), x_in, weight_f32(w.attn_norm), a.rstd1.data(), dx, weight_grad(w.attn_norm), N, C);
+  norm_backward(d_xn.data(), x_in, w.attn_norm, a.rstd1.data(), dx, N, C);
 }
 
 // Final norm, output matrix and masked cross-entropy, in chunks of rows so the logits never
@@ -318,24 +359,18 @@ double TrainModel::head(const TrainBatch& b, const float* x, float loss_weight, 
   rmsnorm_forward(x, weight_f32(model_.output_norm()), xf.data(), rstd.data(), N, C, h.rms_eps);
   const float* W = dense(weight(model_.output()), out_scratch_);
   float* W_grad = backward ? weight_grad(model_.output()) : nullptr;
-  // A frozen output matrix is the largest: transpose it once, not for every chunk.
-  if (!full_ && out_t_.empty()) {
-    out_t_.resize(static_cast<size_t>(V * C));
-    for (int64_t v = 0; v < V; ++v) {
-      for (int64_t c = 0; c < C; ++c) out_t_[c * V + v] = W[v * C + c];
-    }
-  }
   resize(logits_, kHeadRows * V);
   double total = 0.0;
   for (int64_t r0 = 0; r0 < N; r0 += kHeadRows) {
     const int64_t n = std::min(kHeadRows, N - r0);
     const int32_t* tg = b.targets.data() + r0;
     if (std::none_of(tg, tg + n, [](int32_t t) { return t >= 0; })) continue;
-    if (full_) gemm_nt(n, V, C, xf.data() + r0 * C, W, logits_.data(), false, &pool_);
-    else gemm_nn(n, V, C, xf.data() + r0 * C, out_t_.data(), logits_.data(), false, &pool_);
-    total += cross_entropy_forward(logits_.data(), tg, n, V);
-    if (!backward) continue;
-    cross_entropy_backward(logits_.data(), tg, n, V, loss_weight, logits_.data());  // in place
+    gemm_nt(n, V, C, xf.data() + r0 * C, W, logits_.data(), false, &pool_);
+    if (!backward) {
+      total += cross_entropy_forward(logits_.data(), tg, n, V);
+      continue;
+    }
+    total += cross_entropy_fused(logits_.data(), tg, n, V, loss_weight, &pool_);  // logits -> dlogits
     gemm_nn(n, C, V, logits_.data(), W, dxf.data() + r0 * C, true, &pool_);
     if (W_grad) gemm_tn(V, C, n, logits_.data(), xf.data() + r0 * C, W_grad, true, &pool_);
   }

@@ -66,6 +66,8 @@ class TrainModel {
   void layer_forward(int64_t l, const TrainBatch& b, const float* x_in, LayerActs& a, float* x_out, bool train);
   void layer_backward(int64_t l, const TrainBatch& b, const float* x_in, LayerActs& a, float* dx);
   void project(int64_t l, Projection p, const float* x, int64_t N, float* y, float* u, float* xl, bool train);
+  void norm_backward(const float* dout, const float* x, const TensorView& w, const float* rstd, float* dx, int64_t N,
+                     int64_t C);
   void project_backward(int64_t l, Projection p, const float* dy, const float* x, const float* u, const float* xl,
                         int64_t N, float* dx);
   double head(const TrainBatch& b, const float* x, float loss_weight, float* dx, bool backward);
@@ -80,7 +82,7 @@ class TrainModel {
   uint64_t dropout_seed_ = 0;
   std::vector<std::unique_ptr<LayerActs>> acts_;  // one per layer, or one shared (checkpointing)
   std::vector<std::vector<float>> layer_inputs_;  // [L+1][N, C]
-  std::vector<float> wscratch_, out_scratch_, out_t_, dx_, dx2_, logits_, lora_scratch_;
+  std::vector<float> wscratch_, out_scratch_, dx_, dx2_, logits_, lora_scratch_;
   struct BackwardScratch {
     std::vector<float> d_hidden, d_gate, d_up, d_xn, d_att, dq, dk, dv, dq_pre, dk_pre;
   } scratch_;
