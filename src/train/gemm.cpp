@@ -53,15 +53,16 @@ void gemm(int64_t M, int64_t N, int64_t K, const GemmOperand<T>& A, const GemmOp
   const int64_t n_strips = (N + kColGrain - 1) / kColGrain, m_tiles = (M + kRowGrain - 1) / kRowGrain;
   int64_t nb = (N + kMaxJobCols - 1) / kMaxJobCols;
   nb = std::min((nb + threads - 1) / threads * threads, n_strips);
-  const int64_t strips_per = (n_strips + nb - 1) / nb, cols_per = strips_per * kColGrain;
-  nb = (n_strips + strips_per - 1) / strips_per;
   int64_t mb = (M + kMaxJobRows - 1) / kMaxJobRows;
   if (nb < threads) mb = std::max(mb, std::min<int64_t>(4 * threads, m_tiles));
-  const int64_t rows_per = (m_tiles + mb - 1) / mb * kRowGrain;
+  mb = std::min(mb, m_tiles);
+  // Item j covers strips [j·n_strips/nb, (j+1)·n_strips/nb): sizes differ by at most one strip.
   auto item = [&](int64_t j, int) {
-    const int64_t m0 = (j / nb) * rows_per, n0 = (j % nb) * cols_per;
-    if (m0 >= M || n0 >= N) return;
-    fn(K, A, B, C, ldc, accumulate, m0, std::min(rows_per, M - m0), n0, std::min(cols_per, N - n0));
+    const int64_t bm = j / nb, bn = j % nb;
+    const int64_t m0 = bm * m_tiles / mb * kRowGrain, m1 = std::min(M, (bm + 1) * m_tiles / mb * kRowGrain);
+    const int64_t n0 = bn * n_strips / nb * kColGrain, n1 = std::min(N, (bn + 1) * n_strips / nb * kColGrain);
+    if (m0 >= m1 || n0 >= n1) return;
+    fn(K, A, B, C, ldc, accumulate, m0, m1 - m0, n0, n1 - n0);
   };
   if (parallel) {
     pool->parallel_for(mb * nb, item);

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "train/gemm.h"
@@ -64,6 +65,38 @@ void pack_a(const GemmOperand<T>& A, int64_t m0, int64_t mc, int64_t k0, int64_t
   }
 }
 
+// 8 rows of n floats (ld apart) -> n rows of 8 (ld_out apart): dst[k·ld_out + r] = src[r·ld + k].
+// 8 × 8 blocks transposed in registers (the unpack / shuffle / lane-swap sequence), the
+// tail of k one value at a time.
+inline void transpose_rows_8(const float* src, int64_t ld, int64_t n, float* dst, int64_t ld_out) {
+  typedef float V8 __attribute__((vector_size(32), aligned(4)));
+  int64_t k = 0;
+  for (; k + 8 <= n; k += 8) {
+    V8 r[8];
+    for (int i = 0; i < 8; ++i) std::memcpy(&r[i], src + i * ld + k, sizeof(V8));
+    V8 t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+      t[i] = __builtin_shufflevector(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+      t[i + 1] = __builtin_shufflevector(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+    }
+    for (int i = 0; i < 8; i += 4) {
+      u[i] = __builtin_shufflevector(t[i], t[i + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+      u[i + 1] = __builtin_shufflevector(t[i], t[i + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+      u[i + 2] = __builtin_shufflevector(t[i + 1], t[i + 3], 0, 1, 8, 9, 4, 5, 12, 13);
+      u[i + 3] = __builtin_shufflevector(t[i + 1], t[i + 3], 2, 3, 10, 11, 6, 7, 14, 15);
+    }
+    for (int i = 0; i < 4; ++i) {  // column i from u[i] (rows 0-3) and u[i + 4] (rows 4-7)
+      const V8 lo = __builtin_shufflevector(u[i], u[i + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+      const V8 hi = __builtin_shufflevector(u[i], u[i + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+      std::memcpy(dst + (k + i) * ld_out, &lo, sizeof(V8));
+      std::memcpy(dst + (k + i + 4) * ld_out, &hi, sizeof(V8));
+    }
+  }
+  for (; k < n; ++k) {
+    for (int i = 0; i < 8; ++i) dst[k * ld_out + i] = src[i * ld + k];
+  }
+}
+
 // K slice [k0, k0+kc) × columns [n0, n0+nc) of op(B) -> strips of kNr columns (zero columns
 // past nc): strip s holds kc rows of kNr values.
 template <class T>
@@ -83,11 +116,15 @@ void pack_b(const GemmOperand<T>& B, int64_t k0, int64_t kc, int64_t n0, int64_t
         for (int64_t j = w; j < kNr; ++j) dst[k * kNr + j] = T(0);
       }
     } else {  // element (k, n) at p[n·ld + k]: a weight row per column
-      for (int64_t j = 0; j < w; ++j) {
+      int64_t j = 0;
+      if constexpr (std::is_same_v<T, float>) {
+        for (; j + 8 <= w; j += 8) transpose_rows_8(B.data + (c0 + j) * B.ld + k0, B.ld, kc, dst + j, kNr);
+      }
+      for (; j < w; ++j) {
         const T* src = B.data + (c0 + j) * B.ld + k0;
         for (int64_t k = 0; k < kc; ++k) dst[k * kNr + j] = src[k];
       }
-      for (int64_t j = w; j < kNr; ++j) {
+      for (; j < kNr; ++j) {
         for (int64_t k = 0; k < kc; ++k) dst[k * kNr + j] = T(0);
       }
     }
