@@ -35,7 +35,8 @@ void print_fallbacks(const ConvertPlan& plan) {
 
 int run_quantize(int argc, char** argv) {
   CLI::App app("Write a GGUF model of the given tensor type, from a GGUF file (requantized) or a Hugging Face\n"
-               "directory (converted: GGUF names and metadata, llama Q/K permuted for interleaved RoPE).\n"
+               "directory (converted: GGUF names and metadata, the tokenizer, llama Q/K permuted for\n"
+               "interleaved RoPE; a tokenizer GGUF cannot carry exactly is left out with a warning).\n"
                "Norms and biases stay F32; Q4_K_M/Q5_K_M give attn_v and ffn_down of some layers Q6_K and\n"
                "the output matrix Q6_K, as llama.cpp does. Rows that do not fill whole blocks fall back\n"
                "(Q4_K->Q5_0, Q5_K->Q5_1, Q6_K->Q8_0, IQ4_NL->Q5_0, else F16) and are reported.",
@@ -61,9 +62,7 @@ int run_quantize(int argc, char** argv) {
   std::printf("quantizing %s (%s, %s) to %s%s\n", in.c_str(), model->arch().gguf_name.c_str(),
               model->format() == ModelFormat::Gguf ? "GGUF" : "Hugging Face", scheme.name.c_str(),
               pure ? " (pure)" : "");
-  if (model->format() == ModelFormat::HuggingFace) {
-    std::printf("note: tokenizer files are not converted yet; use --tokenizer with a GGUF when running it\n");
-  }
+  for (const std::string& w : plan.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
   print_fallbacks(plan);
   {
     ProgressBar bar("writing " + out);

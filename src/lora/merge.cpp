@@ -8,6 +8,7 @@
 #include "formats/gguf.h"
 #include "kernels/matmul.h"
 #include "lora/qk_permute.h"
+#include "model/gguf_tokenizer.h"
 
 namespace trellis {
 namespace {
@@ -198,7 +199,7 @@ std::vector<std::string> build_merged_gguf(const Model& base, const AdapterSet& 
       std::memcpy(bytes.data(), freqs.data(), bytes.size());
       out.add_tensor_owned("rope_freqs.weight", DType::F32, {static_cast<int64_t>(freqs.size()), 1, 1, 1}, 1, std::move(bytes));
     }
-    if (base.tokenizer()) notes.push_back("the Hugging Face tokenizer is not carried into the GGUF file (use --tokenizer)");
+    if (auto warning = add_tokenizer_metadata(out, base)) notes.push_back(*warning);
     plans = plan_hf(base);
   }
   std::vector<std::string> merged;

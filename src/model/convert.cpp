@@ -10,6 +10,7 @@
 #include "core/quant.h"
 #include "core/thread_pool.h"
 #include "formats/gguf.h"
+#include "model/gguf_tokenizer.h"
 #include "model/model.h"
 
 namespace trellis {
@@ -165,6 +166,7 @@ ConvertPlan plan_from_hf(const Model& model, const QuantScheme& scheme, const Te
   std::string name = model.name();
   if (name.empty()) name = std::filesystem::path(model.path()).parent_path().filename().string();
   set_model_metadata(plan.metadata, arch, hp, name, scheme);
+  if (auto warning = add_tokenizer_metadata(plan.metadata, model)) plan.warnings.push_back(*warning);
   PlanBuilder b(plan, scheme, traits_of(hp, !hp.tied_embeddings), sub);
   if (hp.rope_scaling.kind == RopeScaling::Kind::Llama3) {
     std::vector<float> div = llama3_rope_freq_divisors(hp);
@@ -203,6 +205,9 @@ ConvertPlan plan_from_gguf(const Model& model, const QuantScheme& scheme, const 
   for (const std::string& key : f.key_order()) plan.metadata.set_value(key, f.metadata().at(key));
   plan.metadata.set_u32("general.file_type", scheme.file_type);
   plan.metadata.set_u32("general.quantization_version", 2);
+  if (!f.has("tokenizer.ggml.model") && model.tokenizer()) {
+    if (auto warning = add_tokenizer_metadata(plan.metadata, model)) plan.warnings.push_back(*warning);
+  }
   PlanBuilder b(plan, scheme, traits_of(model.hparams(), f.find_tensor("output.weight") != nullptr), sub);
   for (const GgufTensorInfo& t : f.tensors()) b.add_view(t.view.name, t.view);
   return plan;

@@ -80,6 +80,7 @@ struct TensorPlan {
 struct ConvertPlan {
   GgufWriter metadata;          // keys only; tensors are added when writing
   std::vector<TensorPlan> tensors;
+  std::vector<std::string> warnings;  // for the user, e.g. a tokenizer that was not written
 };
 
 // Row index in a Hugging Face Q/K projection that holds row `dst_row` of the GGUF tensor
@@ -99,9 +100,10 @@ void set_model_metadata(GgufWriter& w, const ArchSpec& arch, const Hparams& hp, 
 // fine-tuning); the returned view must have the same shape and outlive writing the plan.
 using TensorSubstitute = std::function<const TensorView&(const TensorView&)>;
 
-// Plan for converting a loaded model: from a Hugging Face checkpoint, GGUF names, metadata
-// and (for llama) Q/K permutation; from a GGUF, all tensors and metadata copied, with
-// general.file_type updated. With `substitute`, each tensor's rows come from its substitute.
+// Plan for converting a loaded model: from a Hugging Face checkpoint, GGUF names, metadata,
+// the tokenizer (model/gguf_tokenizer.h) and (for llama) Q/K permutation; from a GGUF, all
+// tensors and metadata copied, with general.file_type updated (and the model's tokenizer
+// added when the file has none, e.g. one given with --tokenizer). With `substitute`, each tensor's rows come from its substitute.
 ConvertPlan plan_conversion(const Model& model, const QuantScheme& scheme, const TensorSubstitute& substitute = {});
 
 // Counts of tensors that fell back, per (wanted, written) pair, for reporting.

@@ -1,11 +1,26 @@
 #include "tokenizer/merge_queue.h"
 #include "tokenizer/bpe.h"
 
+#include <algorithm>
+
 
 namespace trellis {
 
 void BpeMerges::add(int32_t left, int32_t right, int32_t result) {
   map_.emplace(key(left, right), Merge{next_rank_++, result});
+}
+
+std::vector<BpeMerges::Entry> BpeMerges::in_rank_order() const {
+  std::vector<std::pair<int32_t, Entry>> ranked;
+  ranked.reserve(map_.size());
+  for (const auto& [k, m] : map_) {
+    ranked.push_back({m.rank, Entry{static_cast<int32_t>(k >> 32), static_cast<int32_t>(k & 0xFFFFFFFFu), m.result}});
+  }
+  std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<Entry> out;
+  out.reserve(ranked.size());
+  for (const auto& r : ranked) out.push_back(r.second);
+  return out;
 }
 
 bool split_merge_line(std::string_view line, std::string_view* left, std::string_view* right) {

@@ -29,6 +29,12 @@ class BpeMerges {
   size_t size() const { return map_.size(); }
   void reserve(size_t n) { map_.reserve(n); }
 
+  struct Entry {
+    int32_t left, right, result;
+  };
+  // Every merge, lowest rank first (for writing the list out again).
+  std::vector<Entry> in_rank_order() const;
+
  private:
   static uint64_t key(int32_t l, int32_t r) { return (uint64_t(uint32_t(l)) << 32) | uint32_t(r); }
   std::unordered_map<uint64_t, Merge> map_;

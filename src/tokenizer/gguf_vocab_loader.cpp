@@ -89,6 +89,17 @@ void load_special_ids(const GgufFile& f, Vocab& vocab) {
   vocab.add_eos = f.get_bool("tokenizer.ggml.add_eos_token", vocab.add_eos);
 }
 
+// Trellis's tokenizer.ggml.normalizer key (absent: no normalization, as llama.cpp).
+void load_normalizer(const GgufFile& f, TokenizerModel& m) {
+  const std::string name = f.get_string("tokenizer.ggml.normalizer", "");
+  if (name.empty()) return;
+  for (auto kind : {NormalizerStep::Kind::NFC, NormalizerStep::Kind::NFD, NormalizerStep::Kind::NFKC,
+                    NormalizerStep::Kind::NFKD}) {
+    if (name == normal_form_name(kind)) return m.normalizer.add({kind, "", ""});
+  }
+  fail(f.path(), ": tokenizer.ggml.normalizer: unknown normal form '", name, "'");
+}
+
 // llama.cpp's per-pre-tokenizer defaults for byte-level BPE.
 void configure_bpe(const GgufFile& f, TokenizerModel& m) {
   const std::string pre = f.get_string("tokenizer.ggml.pre", "default");
@@ -101,13 +112,14 @@ void configure_bpe(const GgufFile& f, TokenizerModel& m) {
   m.byte_level = true;
   m.piece_style = PieceStyle::ByteLevel;
   m.add_space_prefix = false;
-  m.ignore_merges = one_of(pre, {"llama3", "llama-v3", "llama-bpe", "falcon3", "tekken"});
+  m.ignore_merges = gguf_pre_ignores_merges(pre);
   m.vocab.add_bos = one_of(pre, {"llama3", "llama-v3", "llama-bpe", "falcon3", "tekken", "chameleon"});
   m.clean_spaces = !one_of(pre, {"deepseek-llm", "deepseek-coder", "deepseek-v3", "command-r", "qwen2", "poro-chat",
                                  "viking", "tekken", "smollm", "chameleon"});
   // An explicit setting wins (Trellis's own vocabularies turn the clean-up off, so that
   // decoding returns exactly the encoded text; a reader that does not know the key cleans).
   m.clean_spaces = f.get_bool("tokenizer.ggml.clean_spaces", m.clean_spaces);
+  load_normalizer(f, m);
   load_merges(f, m);
 }
 
@@ -117,6 +129,9 @@ void configure_spm(const GgufFile& f, TokenizerModel& m) {
   m.add_space_prefix = f.get_bool("tokenizer.ggml.add_space_prefix", true);
   m.strip_leading_space = m.add_space_prefix;
   m.spm_split_words = spm_pieces_split_at_spaces(m.vocab);
+  // Absent in llama.cpp's files (no clean-up for SentencePiece); Trellis writes it for a
+  // Hugging Face tokenizer that cleans up.
+  m.clean_spaces = f.get_bool("tokenizer.ggml.clean_spaces", false);
   // llama.cpp's defaults for SentencePiece vocabs, used when the ids are not given.
   Vocab& v = m.vocab;
   if (v.size() > 2) v.unk = 0, v.bos = 1, v.eos = 2;
@@ -136,6 +151,20 @@ void apply_model_quirks(const GgufFile& f, Vocab& v) {
 }
 
 }  // namespace
+
+bool gguf_pre_ignores_merges(const std::string& pre) {
+  return one_of(pre, {"llama3", "llama-v3", "llama-bpe", "falcon3", "tekken"});
+}
+
+const char* normal_form_name(NormalizerStep::Kind kind) {
+  switch (kind) {
+    case NormalizerStep::Kind::NFC: return "NFC";
+    case NormalizerStep::Kind::NFD: return "NFD";
+    case NormalizerStep::Kind::NFKC: return "NFKC";
+    case NormalizerStep::Kind::NFKD: return "NFKD";
+    default: return "";
+  }
+}
 
 std::unique_ptr<TokenizerModel> load_gguf_tokenizer_model(const GgufFile& f) {
   auto m = std::make_unique<TokenizerModel>();

@@ -19,6 +19,7 @@ class Normalizer {
  public:
   void add(NormalizerStep step) { steps_.push_back(std::move(step)); }
   bool empty() const { return steps_.empty(); }
+  const std::vector<NormalizerStep>& steps() const { return steps_; }
   std::string apply(std::string_view text) const;
 
  private:

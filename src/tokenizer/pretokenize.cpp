@@ -396,6 +396,21 @@ PreTokenizerKind pre_tokenizer_from_gguf_name(const std::string& name) {
   fail("unknown tokenizer.ggml.pre value '", name, "'");
 }
 
+std::string pre_tokenizer_gguf_name(PreTokenizerKind kind) {
+  using K = PreTokenizerKind;
+  switch (kind) {
+    case K::Gpt2: return "gpt-2";
+    case K::Llama3: return "llama-bpe";
+    case K::Qwen2: return "qwen2";
+    case K::Smollm: return "smollm";
+    case K::DeepseekLlm: return "deepseek-llm";
+    case K::Starcoder: return "starcoder";
+    case K::Falcon: return "falcon";
+    case K::Default: return "default";
+  }
+  return "default";
+}
+
 std::vector<std::string_view> pre_tokenize(PreTokenizerKind kind, std::string_view text) {
   const std::vector<Stage> stages = stages_for(kind);
   if (text.empty()) return {};

@@ -22,6 +22,8 @@ enum class PreTokenizerKind {
 
 // Maps a GGUF `tokenizer.ggml.pre` value; throws Error naming an unknown value.
 PreTokenizerKind pre_tokenizer_from_gguf_name(const std::string& name);
+// The name a GGUF writer gives a kind ("gpt-2", "llama-bpe", "qwen2", "smollm", ...).
+std::string pre_tokenizer_gguf_name(PreTokenizerKind kind);
 
 // Splits UTF-8 text into pre-tokens (byte ranges of the input, in order, covering it exactly).
 // Invalid UTF-8 bytes are treated as single code points of category "other", never dropped.

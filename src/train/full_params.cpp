@@ -53,7 +53,7 @@ float* FullParams::grad(const TensorView& model_tensor) {
 
 void FullParams::zero_grads() { std::fill(grads.begin(), grads.end(), 0.0f); }
 
-void FullParams::write_gguf(const Model& base, const std::string& path, const std::string& type,
+std::vector<std::string> FullParams::write_gguf(const Model& base, const std::string& path, const std::string& type,
                             const std::string& name, ThreadPool& pool) const {
   std::vector<bool> used(entries_.size(), false);
   const TensorSubstitute trained = [&](const TensorView& t) -> const TensorView& {
@@ -70,6 +70,7 @@ void FullParams::write_gguf(const Model& base, const std::string& path, const st
   }
   if (!name.empty()) plan.metadata.set_string("general.name", name);
   write_plan(plan, path, pool);
+  return plan.warnings;
 }
 
 }  // namespace trellis

@@ -33,9 +33,10 @@ class FullParams {
   void zero_grads();
 
   // Writes the trained weights as a GGUF model: the base's metadata and tokenizer (a GGUF
-  // base) or converted metadata (a Hugging Face base), tensors in `type` (as for `trellis
-  // quantize`: F32, F16, Q8_0, ...), general.name set to `name` when not empty. Atomic.
-  void write_gguf(const Model& base, const std::string& path, const std::string& type, const std::string& name,
+  // base) or converted metadata and tokenizer (a Hugging Face base), tensors in `type` (as
+  // for `trellis quantize`: F32, F16, Q8_0, ...), general.name set to `name` when not empty.
+  // Atomic. Returns warnings for the user (e.g. a tokenizer that could not be written).
+  std::vector<std::string> write_gguf(const Model& base, const std::string& path, const std::string& type, const std::string& name,
                   ThreadPool& pool) const;
   int64_t n_params() const { return static_cast<int64_t>(values.size()); }
 

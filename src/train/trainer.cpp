@@ -308,7 +308,9 @@ void TrainRun::write_metrics() const {
 void TrainRun::write_trained(const std::string& dir) const {
   if (!full_) return write_trained_adapter(*lora_, m_, dir, c_.gguf_lora);
   std::filesystem::create_directories(dir);
-  full_->write_gguf(m_, dir + "/model.gguf", c_.save_type, c_.model_name, pool_);
+  for (const std::string& w : full_->write_gguf(m_, dir + "/model.gguf", c_.save_type, c_.model_name, pool_)) {
+    log_("warning: " + w);
+  }
 }
 
 void TrainRun::save_outputs(bool final) {
