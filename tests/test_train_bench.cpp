@@ -3,7 +3,9 @@
 // ). LoRA r=16 on all seven projections, one window of 512 tokens, on a randomly initialised
 // model of the SmolLM-135M shape (hidden 576, 30 layers, 9 heads / 3 KV heads, FFN 1536,
 // vocab 49152, tied embeddings), base in F32 and in Q8_0. Reports tokens/s and MFU against
-// the measured FP32 FMA peak, and the planned vs measured memory.
+// the FP32 FMA peak measured before and after (the larger), and the planned vs measured
+// memory. The measured peak is the process's (getrusage): run one case per process
+// (--gtest_filter='*Lora135mQ8_0') for that case's own figure.
 //
 // Memory of the Qwen2.5-0.5B shape (dim 896, 24 layers, 14/2 heads, FFN 4864, vocab 151936,
 // tied) with a Q4_K_M base (gen-model), LoRA r=16 on all projections, windows of 512 tokens,
@@ -126,7 +128,7 @@ void bench(DType type) {
     const double peak_after = measure_fp32_peak(pool, 0.5), peak = std::max(peak_before, peak_after);
     std::printf("135M shape, %s base, LoRA r=16 all projections, seq 512, %d threads: %.0f tokens/s, %.2f s/step, "
                 "MFU %.1f%% of %.1f GFLOP/s (FP32 FMA peak measured before/after: %.1f/%.1f); "
-                "peak RSS %.2f GiB (planned %.2f)\n",
+                "process peak RSS %.2f GiB (planned %.2f)\n",
                 dtype_name(type), threads, 512 / dt, dt, 100 * flops / dt / peak, peak / 1e9, peak_before / 1e9,
                 peak_after / 1e9,
                 static_cast<double>(peak_rss_bytes()) / (1 << 30), static_cast<double>(plan.total) / (1 << 30));
