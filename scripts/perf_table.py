@@ -8,13 +8,19 @@ shape, its context filled with random K/V values: `--depth-fill random`) and wit
 for the scaling check (the 135M shape by default), then writes the table, the ceilings measured
 in the same runs and which targets were met.
 
+It also runs the training benchmark (`TrainBench` in build/trellis_tests: LoRA r=16 on all
+projections, sequence 512, the 135M shape with an F32 and a Q8_0 base, each in its own process)
+and reports its tokens/s and MFU against the FP32 FMA peak measured in the same process.
+
 usage: scripts/perf_table.py [--build build] [--reps 2] [--scaling all|small|none] [--out docs/PERFORMANCE.md]
                              [--pp 512] [--tg 128] [--depth 2048] [--types F16,Q8_0] [--shapes qwen2.5-0.5b]
+                             [--no-train]
 """
 import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -28,6 +34,10 @@ SHAPES = [
 ]
 PP_SCALING_TARGET = 1.6  # pp tokens/s with 2 threads over 1 thread
 TG_SCALING_TARGET = 1.0  # tg with 2 threads must not be slower than with 1
+MFU_TARGET = 35.0  # training MFU, % of the FP32 FMA peak
+TRAIN_CASES = ["F32", "Q8_0"]
+TRAIN_LINE = re.compile(r"135M shape, (\S+) base, .*?: ([0-9.]+) tokens/s, ([0-9.]+) s/step, MFU ([0-9.]+)% of "
+                        r"([0-9.]+) GFLOP/s .*?process peak RSS ([0-9.]+) GiB \(planned ([0-9.]+)\)")
 
 
 def run(cmd):
@@ -51,6 +61,42 @@ def generate(trellis, models_dir, shape, arch, typ):
 def bench(trellis, model, threads, reps, extra):
     out = run([trellis, "bench", "-m", model, "-t", str(threads), "-r", str(reps), "--json"] + extra)
     return json.loads(out)
+
+
+def train_bench(build, typ):
+    """Runs one TrainBench case in its own process; returns its figures."""
+    out = run([os.path.join(build, "trellis_tests"), "--gtest_also_run_disabled_tests",
+               f"--gtest_filter=TrainBench.DISABLED_Lora135m{typ}"])
+    m = TRAIN_LINE.search(out)
+    if not m:
+        sys.exit(f"perf_table: no TrainBench figures for {typ} in:\n{out}")
+    return {"type": m.group(1), "tok_s": float(m.group(2)), "s_step": float(m.group(3)), "mfu": float(m.group(4)),
+            "peak": float(m.group(5)), "rss": float(m.group(6)), "planned": float(m.group(7))}
+
+
+def training_lines(train):
+    if not train:
+        return ["", "## Training", "", "Not run (--no-train)."]
+    L = ["", "## Training", "",
+         "`TrainBench` (build/trellis_tests, disabled by default): LoRA r=16 on all seven projections, one",
+         "window of 512 tokens, 135M shape (random weights), 2 threads, the mean of 3 steps after a warm-up.",
+         "MFU = model FLOPs (4 × frozen matrix parameters + 6·r·(in+out) per LoRA target per token, attention",
+         "12·head_dim·heads·layers per query-key pair; recomputation not counted) ÷ time ÷ the FP32 FMA peak",
+         "measured in the same process before and after the steps (the larger of the two).", "",
+         "| base | tokens/s | s/step | MFU | FP32 peak | peak RSS (planned) |", "|---|---|---|---|---|---|"]
+    for t in train:
+        L.append(f"| {t['type']} | {t['tok_s']:.0f} | {t['s_step']:.2f} | {t['mfu']:.1f}% | {t['peak']:.1f} GFLOP/s | "
+                 f"{t['rss']:.2f} GiB ({t['planned']:.2f}) |")
+    L.append("")
+    best = max(t["mfu"] for t in train)
+    f32 = next((t for t in train if t["type"] == "F32"), None)
+    q8 = next((t for t in train if t["type"] == "Q8_0"), None)
+    L.append(f"MFU ≥ {MFU_TARGET:.0f}%: " + ("met" if all(t["mfu"] >= MFU_TARGET for t in train) else
+                                              f"**missed** (best {best:.1f}%)") + ".")
+    if f32 and q8:
+        ratio = q8["tok_s"] / f32["tok_s"]
+        L.append(f"Q8_0 base within 20% of F32 speed: {ratio:.2f}× — " + ("met." if ratio >= 0.8 else "**missed**."))
+    return L
 
 
 def log(msg):
@@ -98,7 +144,7 @@ def scaling_checks(rows):
     return checks
 
 
-def write_doc(path, rows, checks, elapsed, reps, settings, load):
+def write_doc(path, rows, checks, elapsed, reps, settings, load, train):
     first = rows[0]
     rss_bad = [r for r in rows if not r["rss_ok"]]
     n_met = sum(1 for c in checks if c[3])
@@ -148,7 +194,8 @@ def write_doc(path, rows, checks, elapsed, reps, settings, load):
     for r in rows:
         loads.setdefault(f"{r['shape']} {r['model_type']}", r["load_time_s"])
     L += ["", "Load times (memory-mapped, first run of each model): " +
-          ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in loads.items()) + ".", ""]
+          ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in loads.items()) + "."]
+    L += training_lines(train) + [""]
     with open(path, "w") as f:
         f.write("\n".join(L))
 
@@ -167,6 +214,7 @@ def main():
     ap.add_argument("--depth", type=int, default=2048, help="cache depth for the 0.5B tg test (default 2048)")
     ap.add_argument("--types", default="", help="only these types, comma-separated (default all)")
     ap.add_argument("--shapes", default="", help="only these shapes, comma-separated (default both)")
+    ap.add_argument("--no-train", action="store_true", help="leave the training benchmark out")
     args = ap.parse_args()
     trellis = os.path.join(args.build, "bin", "trellis")
     if not os.access(trellis, os.X_OK):
@@ -197,15 +245,20 @@ def main():
                     log(fmt_row(r))
     if not rows:
         sys.exit("perf_table: no model selected")
+    train = []
+    if not args.no_train:
+        for typ in TRAIN_CASES:
+            train.append(train_bench(args.build, typ))
+            log(f"train {typ}: {train[-1]}")
     with open(os.path.join(models_dir, "results.json"), "w") as f:
-        json.dump({"rows": rows, "elapsed": time.time() - t0, "load": [load_start, os.getloadavg()[0]],
+        json.dump({"rows": rows, "train": train, "elapsed": time.time() - t0, "load": [load_start, os.getloadavg()[0]],
                    "settings": " ".join(sys.argv[1:]) or "(defaults)"}, f)
     rows.sort(key=lambda r: ([s[0] for s in SHAPES].index(r["shape"]), r["model_type"], -r["threads"],
                              r["depth"], r["n_gen"] > 0))
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     settings = " ".join(sys.argv[1:]) or "(defaults)"
     write_doc(args.out, rows, scaling_checks(rows), time.time() - t0, args.reps, settings,
-              (load_start, os.getloadavg()[0]))
+              (load_start, os.getloadavg()[0]), train)
     log(f"wrote {args.out} in {(time.time() - t0) / 60:.1f} min")
 
 
