@@ -71,10 +71,11 @@ Isa resolve_isa(const MatmulOptions& opt) {
 }
 
 // Rows per work item: small enough that both cores get work on small matrices, large enough
-// that the atomic chunk counter is not contended.
+// that the atomic chunk counter is not contended; a multiple of kDotRows.
 int64_t rows_per_chunk(int64_t rows, int threads) {
   const int64_t target_chunks = static_cast<int64_t>(threads) * 8;
-  return std::clamp<int64_t>(rows / target_chunks, 1, 64);
+  const int64_t c = std::clamp<int64_t>(rows / target_chunks, 1, 64);
+  return (c + kDotRows - 1) / kDotRows * kDotRows;
 }
 
 // Runs fn(t) for every token, in parallel when the work is worth a pool dispatch.
@@ -103,16 +104,27 @@ void matmul_vec_dot(const IsaKernels& k, int slot, const TensorView& w, const fl
                       const_cast<float*>(q.ds16));
     });
   }
+  const VecDotRowsFn dot_rows = k.vec_dot_rows[slot];
+  const size_t stride = w.row_stride();
   const int64_t chunk = rows_per_chunk(out, pool.size());
+  auto act = [&](int64_t t) {
+    ActRow a;
+    if (quantized) a.q = quant_row_at(qbuf + t * qbytes, n);
+    else a.f = x + t * n;
+    return a;
+  };
+  // Each row (or group of rows) is read from memory once and reused from L1 across the tokens.
   pool.parallel_for((out + chunk - 1) / chunk, [&](int64_t c, int) {
-    const int64_t r1 = std::min(out, (c + 1) * chunk);
-    for (int64_t r = c * chunk; r < r1; ++r) {
-      const void* wr = w.row(r);
-      for (int64_t t = 0; t < n_tokens; ++t) {
-        ActRow a;
-        if (quantized) a.q = quant_row_at(qbuf + t * qbytes, n);
-        else a.f = x + t * n;
-        y[t * out + r] = dot(wr, a, n);
+    const int64_t r0 = c * chunk, r1 = std::min(out, r0 + chunk);
+    if (dot_rows != nullptr) {
+      for (int64_t r = r0; r < r1; r += kDotRows) {
+        const int nr = static_cast<int>(std::min<int64_t>(kDotRows, r1 - r));
+        for (int64_t t = 0; t < n_tokens; ++t) dot_rows(w.data + static_cast<size_t>(r) * stride, stride, nr, act(t), n, y + t * out + r);
+      }
+    } else {
+      for (int64_t r = r0; r < r1; ++r) {
+        const uint8_t* wr = w.data + static_cast<size_t>(r) * stride;
+        for (int64_t t = 0; t < n_tokens; ++t) y[t * out + r] = dot(wr, act(t), n);
       }
     }
   });
