@@ -358,6 +358,42 @@ float dot_kx512(const void* w, const ActRow& a, int64_t n) {
   return _mm512_reduce_add_ps(acc) + hsum(corr);
 }
 
+// Q6_K: 64 elements (four 16-element sub-blocks) per vector, in element order: the low
+// nibbles of the 64 ql bytes of a half are its first 64 elements, the high nibbles the next 64,
+// and the 2-bit high parts come from the half's 32 qh bytes shifted by 0/2 (first vector) and
+// 4/6 (second). The four lanes of a sub-block take its scale d·sc·d_act from one permute.
+float dot_q6_K512(const void* w, const ActRow& act, int64_t n) {
+  const BlockQ6_K* blocks = static_cast<const BlockQ6_K*>(w);
+  const QuantRow& a = act.q;
+  const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+  const __m512i act_idx = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+  const __m512i sub_idx = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), corr = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n / 256; ++i) {
+    const BlockQ6_K& blk = blocks[i];
+    const __m512 sc = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.scales)))),
+                                    _mm512_set1_ps(h2f(blk.d)));
+    corr = _mm512_fmadd_ps(sc, _mm512_loadu_ps(a.ds16 + 16 * i), corr);
+    // Lane k: sub-block k's scale times its 32-element activation block's scale.
+    const __m512 sa = _mm512_mul_ps(sc, _mm512_permutexvar_ps(act_idx, _mm512_castps256_ps512(_mm256_loadu_ps(a.d + 8 * i))));
+    for (int h = 0; h < 2; ++h) {
+      const __m512i l = _mm512_loadu_si512(blk.ql + 64 * h);
+      const __m256i qh = load256(blk.qh + 32 * h);
+      const __m512i hz = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
+      const __m512i q0 = _mm512_ternarylogic_epi32(l, _mm512_and_si512(_mm512_slli_epi16(hz, 4), m30), m4, 0xEC);  // (A&C)|B
+      const __m512i q1 = _mm512_ternarylogic_epi32(_mm512_srli_epi16(l, 4), _mm512_and_si512(hz, m30), m4, 0xEC);
+      const int8_t* ah = a.qs + 256 * i + 128 * h;
+      const __m512i p0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q0, _mm512_loadu_si512(ah));
+      const __m512i p1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q1, _mm512_loadu_si512(ah + 64));
+      const __m512 s0 = _mm512_permutexvar_ps(_mm512_add_epi32(sub_idx, _mm512_set1_epi32(8 * h)), sa);
+      const __m512 s1 = _mm512_permutexvar_ps(_mm512_add_epi32(sub_idx, _mm512_set1_epi32(8 * h + 4)), sa);
+      acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p0), s0, acc0);
+      acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p1), s1, acc1);
+    }
+  }
+  return _mm512_reduce_add_ps(_mm512_fmadd_ps(corr, _mm512_set1_ps(-32.f), _mm512_add_ps(acc0, acc1)));
+}
+
 __m512 load16_f32(const void* w, int64_t i) { return _mm512_loadu_ps(static_cast<const float*>(w) + i); }
 __m512 load16_f16(const void* w, int64_t i) {
   return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(w) + i)));
@@ -693,7 +729,7 @@ constexpr IsaKernels make_table() {
   set(WSlot::IQ4_NL, dot_legacy512<Z_IQ4_NL>, int_gemm<32>(pack_w_legacy<FmtIQ4_NLBiased>));
   set(WSlot::Q4_K, dot_kx512<BlockQ4_K, false>, int_gemm<32>(pack_w_kx<BlockQ4_K, false>));
   set(WSlot::Q5_K, dot_kx512<BlockQ5_K, true>, int_gemm<32>(pack_w_kx<BlockQ5_K, true>));
-  set(WSlot::Q6_K, dot_q6_K, int_gemm<16>(pack_w_q6_K));
+  set(WSlot::Q6_K, dot_q6_K512, int_gemm<16>(pack_w_q6_K));
   auto rows = [&k](WSlot s, VecDotRowsFn f) { k.vec_dot_rows[static_cast<int>(s)] = f; };
   rows(WSlot::Q8_0, dot4_legacy512<Z_Q8_0, Q8Rows>);
   rows(WSlot::Q4_0, dot4_legacy512<Z_Q4_0, NibbleRows<BlockQ4_0, false>>);
