@@ -89,7 +89,7 @@ std::vector<Isa> isas_here() {
 std::vector<int64_t> col_sizes(DType t) {
   if (!is_quantized(t)) return {1, 7, 16, 33, 100, 1100};  // 1100: crosses the 1024-column K blocks
   if (block_elems(t) == 256) return {256, 512, 768};
-  return {32, 64, 96, 544, 1056};
+  return {32, 64, 96, 544, 1056, 4000};  // 4000: rows over 2 KB, which decode reads as distant runs
 }
 
 // Per output: S = Σ (|w| + 3·max_block|w|)·|x|, the scale of float rounding, and
@@ -148,7 +148,9 @@ void check_type(DType type, ThreadPool& pool) {
   std::mt19937_64 rng(test_seed() ^ static_cast<uint64_t>(type) * 0x9E3779B97F4A7C15ull);
   const bool quantized = is_quantized(type);
   for (int64_t cols : col_sizes(type)) {
-    for (int64_t rows : {1, 3, 6, 17, 33}) {  // 6: the decode kernels take rows four at a time
+    // 6: the decode kernels take rows four at a time; 130: chunks of 8 rows (two runs of 4).
+    for (int64_t rows : {1, 3, 6, 17, 33, 130}) {
+      if (rows == 130 && cols < 4000) continue;
       const Weights w = make_weights(rng, type, rows, cols);
       for (int64_t T : {1, 2, 5, 17, 64}) {
         const std::vector<float> x = random_values(rng, T * cols);

@@ -117,7 +117,19 @@ void matmul_vec_dot(const IsaKernels& k, int slot, const TensorView& w, const fl
   pool.parallel_for((out + chunk - 1) / chunk, [&](int64_t c, int) {
     const int64_t r0 = c * chunk, r1 = std::min(out, r0 + chunk);
     if (dot_rows != nullptr) {
-      for (int64_t r = r0; r < r1; r += kDotRows) {
+      // Long rows: the chunk is cut into kDotRows runs of q consecutive rows and a call takes
+      // one row of each, so every run is read front to back as its own sequential stream.
+      // Short rows: kDotRows consecutive rows per call (the kernel prefetches the next ones).
+      const int64_t q = stride > kDotRowsContiguousMaxStride ? (r1 - r0) / kDotRows : 0;
+      for (int64_t i = 0; i < q; ++i) {
+        const int64_t r = r0 + i;
+        for (int64_t t = 0; t < n_tokens; ++t) {
+          float part[kDotRows];
+          dot_rows(w.data + static_cast<size_t>(r) * stride, stride * static_cast<size_t>(q), kDotRows, act(t), n, part);
+          for (int k = 0; k < kDotRows; ++k) y[t * out + r + k * q] = part[k];
+        }
+      }
+      for (int64_t r = r0 + kDotRows * q; r < r1; r += kDotRows) {
         const int nr = static_cast<int>(std::min<int64_t>(kDotRows, r1 - r));
         for (int64_t t = 0; t < n_tokens; ++t) dot_rows(w.data + static_cast<size_t>(r) * stride, stride, nr, act(t), n, y + t * out + r);
       }

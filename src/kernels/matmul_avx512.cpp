@@ -21,6 +21,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 
 #include "core/quant_blocks.h"
@@ -288,6 +289,9 @@ __m512i fields4x4(const Block* const* rows, int64_t b0, int cnt, size_t off = 0)
   return _mm512_load_si512(v);
 }
 
+constexpr int64_t kPrefetchBytes = 2048;
+constexpr size_t kPrefetchMaxStride = kDotRowsContiguousMaxStride;
+
 // Z: the scale/offset description of the format (Z_Q4_0 ...), C: its code loader.
 template <class Z, class C>
 void dot4_legacy512(const uint8_t* w, size_t stride, int n_rows, const ActRow& act, int64_t n, float* y) {
@@ -296,9 +300,22 @@ void dot4_legacy512(const uint8_t* w, size_t stride, int n_rows, const ActRow& a
   for (int r = 0; r < 4; ++r) rows[r] = reinterpret_cast<const Block*>(w + stride * static_cast<size_t>(r < n_rows ? r : n_rows - 1));
   const QuantRow& a = act.q;
   const int64_t nb = n / 32;
+  // Short rows (stride < kPrefetchMaxStride, which the driver passes as four consecutive
+  // rows): the four rows are one small region read at four interleaved points, which hardware
+  // prefetchers do not follow; the next call's four rows plus kPrefetchBytes are prefetched as
+  // one sequential stream at the pace of this call. (Long rows come as four distant sequential
+  // streams, which the hardware handles.)
+  const bool prefetch = stride < kPrefetchMaxStride;
+  const char* const pf_base = reinterpret_cast<const char*>(w) + 4 * stride + kPrefetchBytes;
+  const char* pf = reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(pf_base) / 64 * 64);
   __m512 acc = _mm512_setzero_ps(), corr = _mm512_setzero_ps();
   for (int64_t b0 = 0; b0 < nb; b0 += 4) {
     const int cnt = nb - b0 < 4 ? static_cast<int>(nb - b0) : 4;
+    if (prefetch) {
+      for (const char* until = pf_base + (b0 + 4) * 4 * static_cast<int64_t>(sizeof(Block)); pf < until; pf += 64) {
+        _mm_prefetch(pf, _MM_HINT_T0);
+      }
+    }
     const __m512i g = fields4x4(rows, b0, cnt);
     const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(g));
     const __mmask8 m4 = static_cast<__mmask8>((1u << cnt) - 1);

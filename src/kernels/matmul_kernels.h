@@ -61,6 +61,10 @@ using VecDotFn = float (*)(const void* w_row, const ActRow& a, int64_t n);
 // r < n_rows (1 ≤ n_rows ≤ kDotRows). Optional per ISA and type; the driver otherwise calls
 // vec_dot once per row. Same quantized activations as vec_dot, so only float rounding differs.
 constexpr int kDotRows = 4;
+// Rows of at most this many bytes go to vec_dot_rows as consecutive rows (stride = row size);
+// longer rows as kDotRows distant rows, one from each of kDotRows runs of a chunk, so that each
+// run is read as a sequential stream (see matmul.cpp). Kernels may rely on it for prefetching.
+constexpr size_t kDotRowsContiguousMaxStride = 2048;
 using VecDotRowsFn = void (*)(const uint8_t* w, size_t stride, int n_rows, const ActRow& a, int64_t n, float* y);
 
 // Tiled prefill product, optional per ISA and type. The driver packs each token once
