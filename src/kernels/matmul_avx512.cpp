@@ -290,7 +290,6 @@ __m512i fields4x4(const Block* const* rows, int64_t b0, int cnt, size_t off = 0)
 }
 
 constexpr int64_t kPrefetchBytes = 2048;
-constexpr size_t kPrefetchMaxStride = kDotRowsContiguousMaxStride;
 
 // Z: the scale/offset description of the format (Z_Q4_0 ...), C: its code loader.
 template <class Z, class C>
@@ -300,12 +299,12 @@ void dot4_legacy512(const uint8_t* w, size_t stride, int n_rows, const ActRow& a
   for (int r = 0; r < 4; ++r) rows[r] = reinterpret_cast<const Block*>(w + stride * static_cast<size_t>(r < n_rows ? r : n_rows - 1));
   const QuantRow& a = act.q;
   const int64_t nb = n / 32;
-  // Short rows (stride < kPrefetchMaxStride, which the driver passes as four consecutive
+  // Short rows (stride <= kDotRowsContiguousMaxStride, which the driver passes as four consecutive
   // rows): the four rows are one small region read at four interleaved points, which hardware
   // prefetchers do not follow; the next call's four rows plus kPrefetchBytes are prefetched as
   // one sequential stream at the pace of this call. (Long rows come as four distant sequential
   // streams, which the hardware handles.)
-  const bool prefetch = stride < kPrefetchMaxStride;
+  const bool prefetch = stride <= kDotRowsContiguousMaxStride;
   const char* const pf_base = reinterpret_cast<const char*>(w) + 4 * stride + kPrefetchBytes;
   const char* pf = reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(pf_base) / 64 * 64);
   __m512 acc = _mm512_setzero_ps(), corr = _mm512_setzero_ps();
