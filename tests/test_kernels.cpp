@@ -89,7 +89,7 @@ std::vector<Isa> isas_here() {
 std::vector<int64_t> col_sizes(DType t) {
   if (!is_quantized(t)) return {1, 7, 16, 33, 100, 1100};  // 1100: crosses the 1024-column K blocks
   if (block_elems(t) == 256) return {256, 512, 768};
-  return {32, 64, 96, 544, 1056};
+  return {32, 64, 96, 544, 1056, 4000};  // 4000: rows over 2 KB, which decode reads as distant runs
 }
 
 // Per output: S = Σ (|w| + 3·max_block|w|)·|x|, the scale of float rounding, and
@@ -148,7 +148,9 @@ void check_type(DType type, ThreadPool& pool) {
   std::mt19937_64 rng(test_seed() ^ static_cast<uint64_t>(type) * 0x9E3779B97F4A7C15ull);
   const bool quantized = is_quantized(type);
   for (int64_t cols : col_sizes(type)) {
-    for (int64_t rows : {1, 3, 17, 33}) {
+    // 6: the decode kernels take rows four at a time; 130: chunks of 8 rows (two runs of 4).
+    for (int64_t rows : {1, 3, 6, 17, 33, 130}) {
+      if (rows == 130 && cols < 4000) continue;
       const Weights w = make_weights(rng, type, rows, cols);
       for (int64_t T : {1, 2, 5, 17, 64}) {
         const std::vector<float> x = random_values(rng, T * cols);
@@ -191,6 +193,37 @@ TEST_P(KernelTypes, EveryIsaAndPathMatchesReference) {
 
 INSTANTIATE_TEST_SUITE_P(Kernel, KernelTypes, ::testing::ValuesIn(kTypes),
                          [](const ::testing::TestParamInfo<DType>& i) { return std::string(dtype_name(i.param)); });
+
+// matmul_multi gives exactly what separate matmul calls give, for mixed weight types (one
+// activation quantization shared by integer formats, F32 rows beside them), on the decode
+// path (T < kGemmMinTokens) and where it falls back to one call per weight (prefill).
+TEST(MatmulMulti, SameAsSeparateCalls) {
+  std::mt19937_64 rng(test_seed() + 7);
+  ThreadPool pool(2);
+  const int64_t cols = 4096;
+  const DType types[] = {DType::Q5_0, DType::Q8_0, DType::F32, DType::Q4_K};
+  std::vector<Weights> ws;
+  for (int i = 0; i < 4; ++i) ws.push_back(make_weights(rng, types[i], 40 + 37 * i, cols));
+  for (int64_t T : {1, 2, 5}) {
+    const std::vector<float> x = random_values(rng, T * cols);
+    for (Isa isa : isas_here()) {
+      std::vector<std::vector<float>> sep(ws.size()), multi(ws.size());
+      std::vector<MatmulOut> outs;
+      for (size_t i = 0; i < ws.size(); ++i) {
+        sep[i].resize(static_cast<size_t>(ws[i].view.rows() * T));
+        multi[i].assign(sep[i].size(), std::nanf(""));
+        matmul(ws[i].view, x.data(), T, sep[i].data(), pool, {isa, MatmulPath::Auto});
+        outs.push_back({&ws[i].view, multi[i].data()});
+      }
+      matmul_multi(outs, x.data(), T, pool, {isa, MatmulPath::Auto});
+      for (size_t i = 0; i < ws.size(); ++i) {
+        for (size_t e = 0; e < sep[i].size(); ++e) {
+          ASSERT_EQ(sep[i][e], multi[i][e]) << "weight " << i << " T=" << T << " isa=" << isa_name(isa) << " output " << e;
+        }
+      }
+    }
+  }
+}
 
 // Every ISA quantizes activations bit-identically (the comparisons above rely on it).
 TEST(KernelQuantizeActs, BitIdenticalAcrossIsas) {

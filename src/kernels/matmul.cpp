@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <new>
+#include <span>
 #include <vector>
 
 #include "core/quant.h"
@@ -71,10 +72,11 @@ Isa resolve_isa(const MatmulOptions& opt) {
 }
 
 // Rows per work item: small enough that both cores get work on small matrices, large enough
-// that the atomic chunk counter is not contended.
+// that the atomic chunk counter is not contended; a multiple of kDotRows.
 int64_t rows_per_chunk(int64_t rows, int threads) {
   const int64_t target_chunks = static_cast<int64_t>(threads) * 8;
-  return std::clamp<int64_t>(rows / target_chunks, 1, 64);
+  const int64_t c = std::clamp<int64_t>(rows / target_chunks, 1, 64);
+  return (c + kDotRows - 1) / kDotRows * kDotRows;
 }
 
 // Runs fn(t) for every token, in parallel when the work is worth a pool dispatch.
@@ -87,13 +89,62 @@ void for_each_token(int64_t n_tokens, int64_t n, ThreadPool& pool, const Fn& fn)
   pool.parallel_for(n_tokens, [&](int64_t t, int) { fn(t); });
 }
 
-// One dot kernel per (row, token): the decode path, and prefill where no tile kernel exists
-// (each row is then read from memory once and reused from L1 across the tokens).
-void matmul_vec_dot(const IsaKernels& k, int slot, const TensorView& w, const float* x, int64_t n_tokens,
-                    float* y, ThreadPool& pool) {
+// One weight of a vec-dot pass: its rows are cut into n_chunks work items of `chunk` rows.
+struct VecDotJob {
+  const TensorView* w;
+  float* y;
+  int slot;
+  int64_t chunk, n_chunks;
+};
+
+// Rows [r0, r1) of one job for every token; act(t) is token t's activation row.
+template <class Act>
+void vec_dot_rows(const IsaKernels& k, const VecDotJob& job, int64_t r0, int64_t r1, int64_t n_tokens, const Act& act) {
+  const TensorView& w = *job.w;
   const int64_t n = w.ne[0], out = w.rows();
-  const VecDotFn dot = k.vec_dot[slot];
-  const bool quantized = !slot_is_float(slot);
+  const size_t stride = w.row_stride();
+  float* y = job.y;
+  const VecDotRowsFn dot_rows = k.vec_dot_rows[job.slot];
+  if (dot_rows != nullptr) {
+    // Long rows: the chunk is cut into kDotRows runs of q consecutive rows and a call takes
+    // one row of each, so every run is read front to back as its own sequential stream.
+    // Short rows: kDotRows consecutive rows per call (the kernel prefetches the next ones).
+    const int64_t q = stride > kDotRowsContiguousMaxStride ? (r1 - r0) / kDotRows : 0;
+    for (int64_t i = 0; i < q; ++i) {
+      const int64_t r = r0 + i;
+      for (int64_t t = 0; t < n_tokens; ++t) {
+        float part[kDotRows];
+        dot_rows(w.data + static_cast<size_t>(r) * stride, stride * static_cast<size_t>(q), kDotRows, act(job.slot, t), n, part);
+        for (int j = 0; j < kDotRows; ++j) y[t * out + r + j * q] = part[j];
+      }
+    }
+    for (int64_t r = r0 + kDotRows * q; r < r1; r += kDotRows) {
+      const int nr = static_cast<int>(std::min<int64_t>(kDotRows, r1 - r));
+      for (int64_t t = 0; t < n_tokens; ++t) dot_rows(w.data + static_cast<size_t>(r) * stride, stride, nr, act(job.slot, t), n, y + t * out + r);
+    }
+  } else {
+    // Each row is read from memory once and reused from L1 across the tokens.
+    const VecDotFn dot = k.vec_dot[job.slot];
+    for (int64_t r = r0; r < r1; ++r) {
+      const uint8_t* wr = w.data + static_cast<size_t>(r) * stride;
+      for (int64_t t = 0; t < n_tokens; ++t) y[t * out + r] = dot(wr, act(job.slot, t), n);
+    }
+  }
+}
+
+// One dot kernel per (row, token) for one or more weights of the same row length over the
+// same input: the decode path, and prefill where no tile kernel exists. The activations are
+// quantized once, and the rows of all weights are one pool dispatch.
+void matmul_vec_dot(const IsaKernels& k, std::span<VecDotJob> jobs, const float* x, int64_t n_tokens, ThreadPool& pool) {
+  const int64_t n = jobs[0].w->ne[0];
+  bool quantized = false;
+  int64_t total = 0;
+  for (VecDotJob& j : jobs) {
+    quantized = quantized || !slot_is_float(j.slot);
+    j.chunk = rows_per_chunk(j.w->rows(), pool.size());
+    j.n_chunks = (j.w->rows() + j.chunk - 1) / j.chunk;
+    total += j.n_chunks;
+  }
   const size_t qbytes = quant_row_bytes(n);
   uint8_t* qbuf = quantized ? act_scratch().get(qbytes * static_cast<size_t>(n_tokens)) : nullptr;
   if (quantized) {
@@ -103,18 +154,17 @@ void matmul_vec_dot(const IsaKernels& k, int slot, const TensorView& w, const fl
                       const_cast<float*>(q.ds16));
     });
   }
-  const int64_t chunk = rows_per_chunk(out, pool.size());
-  pool.parallel_for((out + chunk - 1) / chunk, [&](int64_t c, int) {
-    const int64_t r1 = std::min(out, (c + 1) * chunk);
-    for (int64_t r = c * chunk; r < r1; ++r) {
-      const void* wr = w.row(r);
-      for (int64_t t = 0; t < n_tokens; ++t) {
-        ActRow a;
-        if (quantized) a.q = quant_row_at(qbuf + t * qbytes, n);
-        else a.f = x + t * n;
-        y[t * out + r] = dot(wr, a, n);
-      }
-    }
+  auto act = [&](int slot, int64_t t) {
+    ActRow a;
+    if (!slot_is_float(slot)) a.q = quant_row_at(qbuf + t * qbytes, n);
+    else a.f = x + t * n;
+    return a;
+  };
+  pool.parallel_for(total, [&](int64_t c, int) {
+    size_t j = 0;
+    while (c >= jobs[j].n_chunks) c -= jobs[j++].n_chunks;
+    const int64_t r0 = c * jobs[j].chunk, r1 = std::min(jobs[j].w->rows(), r0 + jobs[j].chunk);
+    vec_dot_rows(k, jobs[j], r0, r1, n_tokens, act);
   });
 }
 
@@ -166,6 +216,16 @@ bool matmul_has_gemm(DType type, Isa isa) {
   return slot >= 0 && isa <= detected_isa() && kernels_for(isa).gemm[slot].valid();
 }
 
+namespace {
+
+// Whether this product takes the tiled prefill kernel.
+bool use_gemm(const IsaKernels& k, int slot, int64_t n_tokens, const MatmulOptions& opt) {
+  return k.gemm[slot].valid() &&
+         (opt.path == MatmulPath::Gemm || (opt.path == MatmulPath::Auto && n_tokens >= kGemmMinTokens));
+}
+
+}  // namespace
+
 void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
             const MatmulOptions& opt) {
   if (n_tokens <= 0) return;
@@ -175,14 +235,30 @@ void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, Thr
     return;
   }
   const IsaKernels& k = kernels_for(resolve_isa(opt));
-  const GemmKernels& g = k.gemm[slot];
-  const bool use_gemm = g.valid() && (opt.path == MatmulPath::Gemm ||
-                                      (opt.path == MatmulPath::Auto && n_tokens >= kGemmMinTokens));
-  if (use_gemm) {
-    matmul_gemm(g, w, x, n_tokens, y, pool);
+  if (use_gemm(k, slot, n_tokens, opt)) {
+    matmul_gemm(k.gemm[slot], w, x, n_tokens, y, pool);
   } else {
-    matmul_vec_dot(k, slot, w, x, n_tokens, y, pool);
+    VecDotJob job{&w, y, slot, 0, 0};
+    matmul_vec_dot(k, std::span<VecDotJob>(&job, 1), x, n_tokens, pool);
   }
+}
+
+void matmul_multi(std::span<const MatmulOut> outs, const float* x, int64_t n_tokens, ThreadPool& pool,
+                  const MatmulOptions& opt) {
+  if (n_tokens <= 0 || outs.empty()) return;
+  const IsaKernels& k = kernels_for(resolve_isa(opt));
+  VecDotJob jobs[kMaxMatmulOuts];
+  bool together = outs.size() <= kMaxMatmulOuts;
+  for (size_t i = 0; together && i < outs.size(); ++i) {
+    const int slot = weight_slot(outs[i].w->type);
+    together = slot >= 0 && !use_gemm(k, slot, n_tokens, opt) && outs[i].w->ne[0] == outs[0].w->ne[0];
+    if (together) jobs[i] = {outs[i].w, outs[i].y, slot, 0, 0};
+  }
+  if (!together) {
+    for (const MatmulOut& o : outs) matmul(*o.w, x, n_tokens, o.y, pool, opt);
+    return;
+  }
+  matmul_vec_dot(k, std::span<VecDotJob>(jobs, outs.size()), x, n_tokens, pool);
 }
 
 void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {

@@ -8,6 +8,7 @@
 #pragma once
 #include <cstdint>
 #include <optional>
+#include <span>
 
 #include "core/tensor.h"
 #include "kernels/cpu_features.h"
@@ -30,6 +31,18 @@ struct MatmulOptions {
 void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool);
 void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
             const MatmulOptions& opt);
+
+// Several products of one input, Y_i = X · W_iᵀ (every W_i with the same row length). On the
+// decode path (vec-dot kernels) the activations are quantized once and all rows are one pool
+// dispatch; otherwise, or with more than kMaxMatmulOuts weights, one matmul per weight.
+// Results are the same as separate matmul calls.
+struct MatmulOut {
+  const TensorView* w;
+  float* y;
+};
+constexpr size_t kMaxMatmulOuts = 4;
+void matmul_multi(std::span<const MatmulOut> outs, const float* x, int64_t n_tokens, ThreadPool& pool,
+                  const MatmulOptions& opt = {});
 
 // Whether `type` has dedicated kernels (otherwise a row is dequantized then dotted in F32),
 // and whether `isa` has a tiled prefill kernel for it.

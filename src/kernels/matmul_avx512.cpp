@@ -20,6 +20,8 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
+#include <cstddef>
+#include <cstdint>
 #include <cstring>
 
 #include "core/quant_blocks.h"
@@ -184,6 +186,158 @@ float dot_legacy512(const void* w, const ActRow& a, int64_t n) {
   return _mm512_reduce_add_ps(_mm512_add_ps(acc, corr));
 }
 
+// ---- decode: four rows per call ------------------------------------------------------------
+// One call computes four rows, so every activation load feeds four rows, and the float work
+// of a block (convert, scale, FMA) is paid once for all of them: the integer sums of a block
+// end up in the lane-per-row form (the 128-bit lane r holds four partial sums of row r).
+// Scales are read four blocks at a time into lane 4r+j (block j of row r) with plain loads
+// (a gather is microcoded and slow on AMD), so a block's scale is an in-lane broadcast. The
+// lanes of each row are reduced once at the end.
+
+// 16 bytes at byte `off` of four blocks (one per row) into the four lanes.
+template <class Block>
+__m512i load4x16(const Block* const* rows, int64_t b, size_t off) {
+  auto at = [&](int r) {
+    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(reinterpret_cast<const uint8_t*>(rows[r] + b) + off));
+  };
+  __m512i v = _mm512_castsi128_si512(at(0));
+  v = _mm512_inserti32x4(v, at(1), 1);
+  v = _mm512_inserti32x4(v, at(2), 2);
+  return _mm512_inserti32x4(v, at(3), 3);
+}
+
+__m512i bcast16(const int8_t* p) { return _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+__m512i bcast32(const int8_t* p) { return _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+
+// Integer sums of two rows per vector (row r0 in lanes 0-1, r1 in lanes 2-3) of rows 0,1 (a)
+// and 2,3 (b), folded into the lane-per-row form.
+__m512i fold_pairs(__m512i a, __m512i b) {
+  return _mm512_add_epi32(_mm512_shuffle_i32x4(a, b, 0x88), _mm512_shuffle_i32x4(a, b, 0xDD));
+}
+
+// Per format: Σ code·activation over block b for the four rows, four partial sums per row in
+// the row's lane (codes unsigned, activations `ab` = the block's 32 int8 values).
+//
+// Q4_0 / Q4_1 / IQ4_NL: the 16 packed bytes of each row side by side; low nibbles (elements
+// 0-15) and high nibbles (16-31) each meet the matching 16 activations broadcast to all lanes.
+template <class Block, bool kTable>
+struct NibbleRows {
+  static __m512i dot(const Block* const* rows, int64_t b, const int8_t* ab) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i x = load4x16(rows, b, offsetof(Block, qs));
+    __m512i lo = _mm512_and_si512(x, m4), hi = _mm512_and_si512(_mm512_srli_epi16(x, 4), m4);
+    if constexpr (kTable) {
+      const __m128i lut = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4NLValues)), _mm_set1_epi8(-128));
+      const __m512i l4 = _mm512_broadcast_i32x4(lut);
+      lo = _mm512_shuffle_epi8(l4, lo);
+      hi = _mm512_shuffle_epi8(l4, hi);
+    }
+    const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, bcast16(ab));
+    return _mm512_dpbusd_epi32(p, hi, bcast16(ab + 16));
+  }
+};
+
+// Q5_0 / Q5_1: a block's 32 codes of a row in element order fill half a vector (two rows per
+// vector), so the row's qh word is directly the mask of its 5th bits.
+template <class Block>
+struct Nibble5Rows {
+  static __m512i pair(const Block& b0, const Block& b1, __m512i a) {
+    const __m512i x = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b0.qs)))),
+                                         _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b1.qs))), 1);
+    // Lanes 0, 2: low nibbles (elements 0-15); lanes 1, 3: high nibbles (16-31).
+    __m512i q = _mm512_and_si512(_mm512_srlv_epi64(x, _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4)), _mm512_set1_epi8(0x0F));
+    uint32_t h0, h1;
+    std::memcpy(&h0, b0.qh, 4);
+    std::memcpy(&h1, b1.qh, 4);
+    q = _mm512_mask_add_epi8(q, static_cast<__mmask64>(uint64_t{h0} | uint64_t{h1} << 32), q, _mm512_set1_epi8(0x10));
+    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, a);
+  }
+  static __m512i dot(const Block* const* rows, int64_t b, const int8_t* ab) {
+    const __m512i a = bcast32(ab);
+    return fold_pairs(pair(rows[0][b], rows[1][b], a), pair(rows[2][b], rows[3][b], a));
+  }
+};
+
+// Q8_0: a row's 32 codes (biased by 128) fill half a vector.
+struct Q8Rows {
+  static __m512i pair(const BlockQ8_0& b0, const BlockQ8_0& b1, __m512i a) {
+    const __m512i x = _mm512_inserti64x4(_mm512_castsi256_si512(load256(b0.qs)), load256(b1.qs), 1);
+    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(x, _mm512_set1_epi8(-128)), a);
+  }
+  static __m512i dot(const BlockQ8_0* const* rows, int64_t b, const int8_t* ab) {
+    const __m512i a = bcast32(ab);
+    return fold_pairs(pair(rows[0][b], rows[1][b], a), pair(rows[2][b], rows[3][b], a));
+  }
+};
+
+// The dword at byte `off` (by default d, and m for Q4_1 / Q5_1) of blocks b0..b0+cnt-1 of the four rows, lane
+// 4r+j for block j of row r (0 where j >= cnt). Plain loads: a gather is slow on some CPUs.
+template <class Block>
+__m512i fields4x4(const Block* const* rows, int64_t b0, int cnt, size_t off = 0) {
+  auto f = [&](int r, int j) {
+    uint32_t v;
+    std::memcpy(&v, reinterpret_cast<const uint8_t*>(rows[r] + b0 + j) + off, 4);
+    return static_cast<int>(v);
+  };
+  if (cnt == 4) {
+    return _mm512_setr_epi32(f(0, 0), f(0, 1), f(0, 2), f(0, 3), f(1, 0), f(1, 1), f(1, 2), f(1, 3), f(2, 0), f(2, 1),
+                             f(2, 2), f(2, 3), f(3, 0), f(3, 1), f(3, 2), f(3, 3));
+  }
+  alignas(64) int32_t v[16] = {};
+  for (int r = 0; r < 4; ++r)
+    for (int j = 0; j < cnt; ++j) v[4 * r + j] = f(r, j);
+  return _mm512_load_si512(v);
+}
+
+constexpr int64_t kPrefetchBytes = 2048;
+
+// Z: the scale/offset description of the format (Z_Q4_0 ...), C: its code loader.
+template <class Z, class C>
+void dot4_legacy512(const uint8_t* w, size_t stride, int n_rows, const ActRow& act, int64_t n, float* y) {
+  using Block = typename Z::Block;
+  const Block* rows[4];
+  for (int r = 0; r < 4; ++r) rows[r] = reinterpret_cast<const Block*>(w + stride * static_cast<size_t>(r < n_rows ? r : n_rows - 1));
+  const QuantRow& a = act.q;
+  const int64_t nb = n / 32;
+  // Short rows (stride <= kDotRowsContiguousMaxStride, which the driver passes as four consecutive
+  // rows): the four rows are one small region read at four interleaved points, which hardware
+  // prefetchers do not follow; the next call's four rows plus kPrefetchBytes are prefetched as
+  // one sequential stream at the pace of this call. (Long rows come as four distant sequential
+  // streams, which the hardware handles.)
+  const bool prefetch = stride <= kDotRowsContiguousMaxStride;
+  const char* const pf_base = reinterpret_cast<const char*>(w) + 4 * stride + kPrefetchBytes;
+  const char* pf = reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(pf_base) / 64 * 64);
+  __m512 acc = _mm512_setzero_ps(), corr = _mm512_setzero_ps();
+  for (int64_t b0 = 0; b0 < nb; b0 += 4) {
+    const int cnt = nb - b0 < 4 ? static_cast<int>(nb - b0) : 4;
+    if (prefetch) {
+      for (const char* until = pf_base + (b0 + 4) * 4 * static_cast<int64_t>(sizeof(Block)); pf < until; pf += 64) {
+        _mm_prefetch(pf, _MM_HINT_T0);
+      }
+    }
+    const __m512i g = fields4x4(rows, b0, cnt);
+    const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(g));
+    const __mmask8 m4 = static_cast<__mmask8>((1u << cnt) - 1);
+    const __m512 scale = _mm512_mul_ps(dw, _mm512_broadcast_f32x4(_mm_maskz_loadu_ps(m4, a.d + b0)));
+    const __m512 ds = _mm512_broadcast_f32x4(_mm_maskz_loadu_ps(m4, a.ds + b0));
+    if (Z::kMin) corr = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(g, 16))), ds, corr);
+    else corr = _mm512_fmadd_ps(dw, ds, corr);
+    auto step = [&](int j, __m512 sc) {
+      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(C::dot(rows, b0 + j, a.qs + 32 * (b0 + j))), sc, acc);
+    };
+    step(0, _mm512_permute_ps(scale, 0x00));
+    if (cnt > 1) step(1, _mm512_permute_ps(scale, 0x55));
+    if (cnt > 2) step(2, _mm512_permute_ps(scale, 0xAA));
+    if (cnt > 3) step(3, _mm512_permute_ps(scale, 0xFF));
+  }
+  __m512 v = Z::kMin ? _mm512_add_ps(acc, corr) : _mm512_fmadd_ps(corr, _mm512_set1_ps(Z::kOffset), acc);
+  // Sum the four lanes of each row: afterwards every dword of lane r holds row r's total.
+  v = _mm512_add_ps(v, _mm512_permute_ps(v, 0x4E));
+  v = _mm512_add_ps(v, _mm512_permute_ps(v, 0xB1));
+  const __m128 out = _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), v));
+  _mm_mask_storeu_ps(y, static_cast<__mmask8>((1u << n_rows) - 1), out);
+}
+
 // Q4_K / Q5_K: a 64-element group (two sub-blocks) per vector, scales per super-block.
 template <class Block, bool kFive>
 float dot_kx512(const void* w, const ActRow& a, int64_t n) {
@@ -218,6 +372,42 @@ float dot_kx512(const void* w, const ActRow& a, int64_t n) {
     }
   }
   return _mm512_reduce_add_ps(acc) + hsum(corr);
+}
+
+// Q6_K: 64 elements (four 16-element sub-blocks) per vector, in element order: the low
+// nibbles of the 64 ql bytes of a half are its first 64 elements, the high nibbles the next 64,
+// and the 2-bit high parts come from the half's 32 qh bytes shifted by 0/2 (first vector) and
+// 4/6 (second). The four lanes of a sub-block take its scale d·sc·d_act from one permute.
+float dot_q6_K512(const void* w, const ActRow& act, int64_t n) {
+  const BlockQ6_K* blocks = static_cast<const BlockQ6_K*>(w);
+  const QuantRow& a = act.q;
+  const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+  const __m512i act_idx = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+  const __m512i sub_idx = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), corr = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n / 256; ++i) {
+    const BlockQ6_K& blk = blocks[i];
+    const __m512 sc = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.scales)))),
+                                    _mm512_set1_ps(h2f(blk.d)));
+    corr = _mm512_fmadd_ps(sc, _mm512_loadu_ps(a.ds16 + 16 * i), corr);
+    // Lane k: sub-block k's scale times its 32-element activation block's scale.
+    const __m512 sa = _mm512_mul_ps(sc, _mm512_permutexvar_ps(act_idx, _mm512_castps256_ps512(_mm256_loadu_ps(a.d + 8 * i))));
+    for (int h = 0; h < 2; ++h) {
+      const __m512i l = _mm512_loadu_si512(blk.ql + 64 * h);
+      const __m256i qh = load256(blk.qh + 32 * h);
+      const __m512i hz = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
+      const __m512i q0 = _mm512_ternarylogic_epi32(l, _mm512_and_si512(_mm512_slli_epi16(hz, 4), m30), m4, 0xEC);  // (A&C)|B
+      const __m512i q1 = _mm512_ternarylogic_epi32(_mm512_srli_epi16(l, 4), _mm512_and_si512(hz, m30), m4, 0xEC);
+      const int8_t* ah = a.qs + 256 * i + 128 * h;
+      const __m512i p0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q0, _mm512_loadu_si512(ah));
+      const __m512i p1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q1, _mm512_loadu_si512(ah + 64));
+      const __m512 s0 = _mm512_permutexvar_ps(_mm512_add_epi32(sub_idx, _mm512_set1_epi32(8 * h)), sa);
+      const __m512 s1 = _mm512_permutexvar_ps(_mm512_add_epi32(sub_idx, _mm512_set1_epi32(8 * h + 4)), sa);
+      acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p0), s0, acc0);
+      acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p1), s1, acc1);
+    }
+  }
+  return _mm512_reduce_add_ps(_mm512_fmadd_ps(corr, _mm512_set1_ps(-32.f), _mm512_add_ps(acc0, acc1)));
 }
 
 __m512 load16_f32(const void* w, int64_t i) { return _mm512_loadu_ps(static_cast<const float*>(w) + i); }
@@ -555,7 +745,14 @@ constexpr IsaKernels make_table() {
   set(WSlot::IQ4_NL, dot_legacy512<Z_IQ4_NL>, int_gemm<32>(pack_w_legacy<FmtIQ4_NLBiased>));
   set(WSlot::Q4_K, dot_kx512<BlockQ4_K, false>, int_gemm<32>(pack_w_kx<BlockQ4_K, false>));
   set(WSlot::Q5_K, dot_kx512<BlockQ5_K, true>, int_gemm<32>(pack_w_kx<BlockQ5_K, true>));
-  set(WSlot::Q6_K, dot_q6_K, int_gemm<16>(pack_w_q6_K));
+  set(WSlot::Q6_K, dot_q6_K512, int_gemm<16>(pack_w_q6_K));
+  auto rows = [&k](WSlot s, VecDotRowsFn f) { k.vec_dot_rows[static_cast<int>(s)] = f; };
+  rows(WSlot::Q8_0, dot4_legacy512<Z_Q8_0, Q8Rows>);
+  rows(WSlot::Q4_0, dot4_legacy512<Z_Q4_0, NibbleRows<BlockQ4_0, false>>);
+  rows(WSlot::Q4_1, dot4_legacy512<Z_Q4_1, NibbleRows<BlockQ4_1, false>>);
+  rows(WSlot::Q5_0, dot4_legacy512<Z_Q5_0, Nibble5Rows<BlockQ5_0>>);
+  rows(WSlot::Q5_1, dot4_legacy512<Z_Q5_1, Nibble5Rows<BlockQ5_1>>);
+  rows(WSlot::IQ4_NL, dot4_legacy512<Z_IQ4_NL, NibbleRows<BlockIQ4_NL, true>>);
   return k;
 }
 

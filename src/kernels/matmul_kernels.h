@@ -57,6 +57,16 @@ using QuantizeActsFn = void (*)(const float* x, int64_t n, int8_t* qs, float* d,
 // Σ_i w_i·x_i over one weight row of n elements.
 using VecDotFn = float (*)(const void* w_row, const ActRow& a, int64_t n);
 
+// Decode over up to kDotRows consecutive rows (w, w + stride, ...): y[r] = Σ w_r·x for
+// r < n_rows (1 ≤ n_rows ≤ kDotRows). Optional per ISA and type; the driver otherwise calls
+// vec_dot once per row. Same quantized activations as vec_dot, so only float rounding differs.
+constexpr int kDotRows = 4;
+// Rows of at most this many bytes go to vec_dot_rows as consecutive rows (stride = row size);
+// longer rows as kDotRows distant rows, one from each of kDotRows runs of a chunk, so that each
+// run is read as a sequential stream (see matmul.cpp). Kernels may rely on it for prefetching.
+constexpr size_t kDotRowsContiguousMaxStride = 2048;
+using VecDotRowsFn = void (*)(const uint8_t* w, size_t stride, int n_rows, const ActRow& a, int64_t n, float* y);
+
 // Tiled prefill product, optional per ISA and type. The driver packs each token once
 // (pack_acts, act_bytes(n) bytes per token) and each block of weight rows once per call
 // (pack_w_row, w_bytes(n) bytes per row), then calls tile on blocks held in cache:
@@ -74,10 +84,12 @@ struct GemmKernels {
 struct IsaKernels {
   QuantizeActsFn quantize_acts = nullptr;
   VecDotFn vec_dot[kNumSlots] = {};
+  VecDotRowsFn vec_dot_rows[kNumSlots] = {};
   GemmKernels gemm[kNumSlots] = {};
 };
 
-// Each returns a table with every quantize_acts / vec_dot filled; gemm entries may be empty.
+// Each returns a table with every quantize_acts / vec_dot filled; vec_dot_rows and gemm
+// entries may be empty.
 // avx2_kernels / avx512_kernels must only be called when the CPU has that ISA.
 const IsaKernels& scalar_kernels();
 const IsaKernels& avx2_kernels();

@@ -98,9 +98,8 @@ void Forward::plan_lora(std::span<const SequenceInput> seqs) {
 void Forward::project_qkv(int64_t layer) {
   const Hparams& h = model_.hparams();
   const LayerWeights& w = model_.layer(layer);
-  matmul(w.wq, xn_.data(), n_tokens_, q_.data(), pool_);
-  matmul(w.wk, xn_.data(), n_tokens_, k_.data(), pool_);
-  matmul(w.wv, xn_.data(), n_tokens_, v_.data(), pool_);
+  const MatmulOut qkv[] = {{&w.wq, q_.data()}, {&w.wk, k_.data()}, {&w.wv, v_.data()}};
+  matmul_multi(qkv, xn_.data(), n_tokens_, pool_);
   apply_lora(layer, Projection::Q, xn_.data(), q_.data());
   apply_lora(layer, Projection::K, xn_.data(), k_.data());
   apply_lora(layer, Projection::V, xn_.data(), v_.data());
@@ -162,8 +161,8 @@ void Forward::ffn_block(int64_t layer) {
   for (int64_t t = 0; t < n_tokens_; ++t) {
     rmsnorm(x_.data() + t * h.n_embd, f32(w.ffn_norm), xn_.data() + t * h.n_embd, h.n_embd, h.rms_eps);
   }
-  matmul(w.w_gate, xn_.data(), n_tokens_, ff_gate_.data(), pool_);
-  matmul(w.w_up, xn_.data(), n_tokens_, ff_up_.data(), pool_);
+  const MatmulOut gate_up[] = {{&w.w_gate, ff_gate_.data()}, {&w.w_up, ff_up_.data()}};
+  matmul_multi(gate_up, xn_.data(), n_tokens_, pool_);
   apply_lora(layer, Projection::Gate, xn_.data(), ff_gate_.data());
   apply_lora(layer, Projection::Up, xn_.data(), ff_up_.data());
   silu_mul(ff_gate_.data(), ff_up_.data(), n_tokens_ * h.n_ff);
