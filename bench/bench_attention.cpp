@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/fp16.h"
+#include "bench_util.h"
 #include "core/thread_pool.h"
 #include "kernels/attention.h"
 #include "kernels/cpu_features.h"
@@ -28,15 +29,8 @@ namespace {
 constexpr int64_t kHeads = 14, kKvHeads = 2, kHeadDim = 64, kLayers = 24;
 constexpr int64_t kKvDim = kKvHeads * kHeadDim, kQDim = kHeads * kHeadDim;
 
-ThreadPool& pool() {
-  static ThreadPool p([] {
-    const char* env = std::getenv("TRELLIS_BENCH_THREADS");
-    return env ? std::atoi(env) : available_cores();
-  }());
-  return p;
-}
-
-double min_of(const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); }
+using bench::min_of;
+using bench::pool;
 
 // kLayers caches of n_ctx positions: K and V, F32 or F16.
 struct Caches {

@@ -16,6 +16,7 @@
 
 #include "core/dtype.h"
 #include "core/quant.h"
+#include "bench_util.h"
 #include "core/thread_pool.h"
 #include "kernels/cpu_features.h"
 #include "kernels/matmul.h"
@@ -25,19 +26,9 @@ using namespace trellis;
 
 namespace {
 
-// TRELLIS_BENCH_THREADS overrides the thread count (default: all usable cores).
-ThreadPool& pool() {
-  static ThreadPool p([] {
-    const char* env = std::getenv("TRELLIS_BENCH_THREADS");
-    return env ? std::atoi(env) : available_cores();
-  }());
-  return p;
-}
-
-// With --benchmark_repetitions: the fastest run (min time, max rate): on a shared machine the mean mostly
-// measures the neighbours.
-double min_of(const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); }
-double max_of(const std::vector<double>& v) { return *std::max_element(v.begin(), v.end()); }
+using bench::max_of;
+using bench::min_of;
+using bench::pool;
 
 // A weight matrix of real quantized rows: 64 distinct rows repeated (quantizing 100M+ random
 // values would dominate start-up; repetition does not help the kernels, rows are far apart).

@@ -11,6 +11,7 @@
 #include <random>
 #include <vector>
 
+#include "bench_util.h"
 #include "core/thread_pool.h"
 #include "kernels/cpu_features.h"
 #include "train/backward.h"
@@ -21,16 +22,9 @@ using namespace trellis;
 
 namespace {
 
-ThreadPool& pool() {
-  static ThreadPool p([] {
-    const char* env = std::getenv("TRELLIS_BENCH_THREADS");
-    return env ? std::atoi(env) : available_cores();
-  }());
-  return p;
-}
-
-double min_of(const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); }
-double max_of(const std::vector<double>& v) { return *std::max_element(v.begin(), v.end()); }
+using bench::max_of;
+using bench::min_of;
+using bench::pool;
 
 std::vector<float> random_floats(int64_t n, uint32_t seed) {
   std::mt19937 rng(seed);

@@ -13,6 +13,7 @@
 
 #include "core/fp16.h"
 #include "core/thread_pool.h"
+#include "test_seed.h"
 #include "kernels/attention.h"
 #include "kernels/attention_kernels.h"
 #include "kernels/cpu_features.h"
@@ -21,15 +22,7 @@ using namespace trellis;
 
 namespace {
 
-uint64_t test_seed() {
-  static const uint64_t seed = [] {
-    const char* env = std::getenv("TRELLIS_TEST_SEED");
-    const uint64_t s = env ? std::strtoull(env, nullptr, 10) : std::random_device{}();
-    std::cout << "[attention] random seed " << s << " (replay with TRELLIS_TEST_SEED=" << s << ")\n";
-    return s;
-  }();
-  return seed;
-}
+using test::test_seed;
 
 std::vector<Isa> isas_here() {
   std::vector<Isa> v{Isa::Scalar};

@@ -15,6 +15,7 @@
 #include "core/dtype.h"
 #include "core/quant.h"
 #include "core/thread_pool.h"
+#include "test_seed.h"
 #include "kernels/cpu_features.h"
 #include "kernels/matmul.h"
 #include "kernels/matmul_kernels.h"
@@ -23,15 +24,7 @@ using namespace trellis;
 
 namespace {
 
-uint64_t test_seed() {
-  static const uint64_t seed = [] {
-    const char* env = std::getenv("TRELLIS_TEST_SEED");
-    const uint64_t s = env ? std::strtoull(env, nullptr, 10) : std::random_device{}();
-    std::cout << "[kernels] random seed " << s << " (replay with TRELLIS_TEST_SEED=" << s << ")\n";
-    return s;
-  }();
-  return seed;
-}
+using test::test_seed;
 
 // Values with a scale that changes from one 32-element block to the next (as in real
 // activations), and an occasional outlier, so per-block scales and offsets are exercised.

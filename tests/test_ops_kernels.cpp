@@ -3,6 +3,8 @@
 // lengths. The seed is printed so a failure can be replayed with TRELLIS_TEST_SEED.
 #include <gtest/gtest.h>
 
+#include "test_seed.h"
+
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
@@ -18,15 +20,7 @@ using namespace trellis;
 
 namespace {
 
-uint64_t test_seed() {
-  static const uint64_t seed = [] {
-    const char* env = std::getenv("TRELLIS_TEST_SEED");
-    const uint64_t s = env ? std::strtoull(env, nullptr, 10) : std::random_device{}();
-    std::cout << "[ops] random seed " << s << " (replay with TRELLIS_TEST_SEED=" << s << ")\n";
-    return s;
-  }();
-  return seed;
-}
+using test::test_seed;
 
 struct Variant {
   Isa isa;

@@ -15,11 +15,9 @@
 #include <cassert>
 #include <cmath>
 #include <limits>
-#include <type_traits>
 #include <vector>
 
 #include "core/thread_pool.h"
-#include "kernels/cpu_features.h"
 #include "train/attention_rows.h"
 #include "train/backward.h"
 #include "train/gemm.h"
@@ -29,36 +27,10 @@ namespace {
 
 constexpr int64_t kBlock = 64;
 
-bool use_avx2() { return active_isa() >= Isa::Avx2; }
-
-template <class T>
-T exp_row(T* x, int64_t n, T scale, T shift) {
-  if constexpr (std::is_same_v<T, float>) {
-    if (use_avx2()) return attention_rows::exp_row_avx2(x, n, scale, shift);
-  }
-  return attention_rows::exp_row(x, n, scale, shift);
-}
-template <class T>
-void exp_row_cols(T* x, int64_t n, T scale, const T* shift) {
-  if constexpr (std::is_same_v<T, float>) {
-    if (use_avx2()) return attention_rows::exp_row_cols_avx2(x, n, scale, shift);
-  }
-  attention_rows::exp_row_cols(x, n, scale, shift);
-}
-template <class T>
-void grad_row(const T* p, T* dp, int64_t n, T scale, T d) {
-  if constexpr (std::is_same_v<T, float>) {
-    if (use_avx2()) return attention_rows::grad_row_avx2(p, dp, n, scale, d);
-  }
-  attention_rows::grad_row(p, dp, n, scale, d);
-}
-template <class T>
-void grad_row_cols(const T* p, T* dp, int64_t n, T scale, const T* d) {
-  if constexpr (std::is_same_v<T, float>) {
-    if (use_avx2()) return attention_rows::grad_row_cols_avx2(p, dp, n, scale, d);
-  }
-  attention_rows::grad_row_cols(p, dp, n, scale, d);
-}
+using attention_rows::exp_row;
+using attention_rows::exp_row_cols;
+using attention_rows::grad_row;
+using attention_rows::grad_row_cols;
 
 // Zeroes row[0, lo) and row[hi, n): the masked (other segment / future) entries.
 template <class T>

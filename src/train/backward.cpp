@@ -3,11 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <type_traits>
 #include <vector>
 
 #include "core/thread_pool.h"
-#include "kernels/cpu_features.h"
 #include "train/attention_kernel.h"
 #include "train/attention_rows.h"
 #include "train/gemm.h"
@@ -234,14 +232,7 @@ template <class T>
 double exp_shifted_sum(T* x, int64_t V, T shift) {
   double sum = 0.0;
   for (int64_t i0 = 0; i0 < V; i0 += 1024) {
-    const int64_t n = std::min<int64_t>(1024, V - i0);
-    if constexpr (std::is_same_v<T, float>) {
-      if (active_isa() >= Isa::Avx2) {
-        sum += attention_rows::exp_row_avx2(x + i0, n, 1.0f, shift);
-        continue;
-      }
-    }
-    sum += attention_rows::exp_row(x + i0, n, T(1), shift);
+    sum += attention_rows::exp_row(x + i0, std::min<int64_t>(1024, V - i0), T(1), shift);
   }
   return sum;
 }
