@@ -19,6 +19,7 @@
 #include "bench_util.h"
 #include "core/thread_pool.h"
 #include "kernels/cpu_features.h"
+#include "kernels/interleave.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 
@@ -42,7 +43,9 @@ struct Matrix {
   const TensorView& take() { return copies[next++ % copies.size()]; }
 };
 
-std::shared_ptr<Matrix> make_matrix(DType type, int64_t cols, int64_t rows) {
+// interleaved: each copy holds the decode layout of kernels/interleave.h instead (the view's
+// `data` then points at the one original).
+std::shared_ptr<Matrix> make_matrix(DType type, int64_t cols, int64_t rows, bool interleaved) {
   auto m = std::make_shared<Matrix>();
   const size_t rb = row_bytes(type, cols);
   m->bytes.resize(rb * static_cast<size_t>(rows));
@@ -63,14 +66,22 @@ std::shared_ptr<Matrix> make_matrix(DType type, int64_t cols, int64_t rows) {
   m->view.nbytes = m->bytes.size();
   // TRELLIS_BENCH_HOT=1: a single copy (cache-resident when small), to see compute limits.
   const bool hot = std::getenv("TRELLIS_BENCH_HOT") != nullptr;
-  const size_t n_copies = hot ? 1 : std::max<size_t>(1, (size_t{256} << 20) / m->bytes.size());
-  const size_t stride = (m->bytes.size() + 4095) / 4096 * 4096;
+  std::vector<uint8_t> layout = m->bytes;
+  if (interleaved) {
+    const size_t gb = interleaved_group_bytes(type, cols);
+    layout.assign(interleaved_bytes(type, rows, cols), 0);
+    for (int64_t g = 0; g * kInterleaveRows < rows; ++g) {
+      interleave_group(type, m->bytes.data(), rows, cols, g, layout.data() + static_cast<size_t>(g) * gb);
+    }
+  }
+  const size_t n_copies = hot ? 1 : std::max<size_t>(1, (size_t{256} << 20) / layout.size());
+  const size_t stride = (layout.size() + 4095) / 4096 * 4096;
   static std::vector<uint8_t> arena;  // one matrix's copies alive at a time
   arena.assign(stride * n_copies, 0);
   for (size_t c = 0; c < n_copies; ++c) {
-    std::memcpy(arena.data() + c * stride, m->bytes.data(), m->bytes.size());
+    std::memcpy(arena.data() + c * stride, layout.data(), layout.size());
     TensorView v = m->view;
-    v.data = arena.data() + c * stride;
+    (interleaved ? v.interleaved : v.data) = arena.data() + c * stride;
     m->copies.push_back(v);
   }
   return m;
@@ -84,13 +95,15 @@ std::vector<float> make_x(int64_t n) {
   return x;
 }
 
-void run_matmul(benchmark::State& state, DType type, int64_t cols, int64_t rows, int64_t tokens) {
+void run_matmul(benchmark::State& state, DType type, int64_t cols, int64_t rows, int64_t tokens,
+                bool interleaved = false) {
   static std::shared_ptr<Matrix> cached;  // the big matrices are built once per shape/type
   static std::string cached_key;
-  const std::string key = std::string(dtype_name(type)) + std::to_string(cols) + "x" + std::to_string(rows);
+  const std::string key =
+      std::string(dtype_name(type)) + std::to_string(cols) + "x" + std::to_string(rows) + (interleaved ? "i" : "");
   if (cached_key != key) {
     cached.reset();
-    cached = make_matrix(type, cols, rows);
+    cached = make_matrix(type, cols, rows, interleaved);
     cached_key = key;
   }
   const std::vector<float> x = make_x(cols * tokens);
@@ -149,6 +162,10 @@ void register_all() {
       if (s.cols % dtype_info(t).block_elems != 0) continue;  // k-quants need cols % 256 == 0
       const std::string name = std::string("matvec/") + dtype_name(t) + "/" + s.name;
       benchmark::RegisterBenchmark(name.c_str(), [t, s](benchmark::State& st) { run_matmul(st, t, s.cols, s.rows, 1); })
+          ->UseRealTime()->Unit(benchmark::kMicrosecond)->ComputeStatistics("min", min_of)->ComputeStatistics("max", max_of);
+      if (!interleave_preferred(t, active_isa())) continue;
+      const std::string x4 = std::string("matvec_interleaved/") + dtype_name(t) + "/" + s.name;
+      benchmark::RegisterBenchmark(x4.c_str(), [t, s](benchmark::State& st) { run_matmul(st, t, s.cols, s.rows, 1, true); })
           ->UseRealTime()->Unit(benchmark::kMicrosecond)->ComputeStatistics("min", min_of)->ComputeStatistics("max", max_of);
     }
   }

@@ -64,9 +64,9 @@ void ModelOptions::add_to(CLI::App& app, bool required) {
                  "use the tokenizer of another file (a GGUF, vocab-only or not, or a tokenizer directory)");
 }
 
-std::unique_ptr<Model> ModelOptions::load() const {
+std::unique_ptr<Model> ModelOptions::load(const ModelLoadOptions& options) const {
   ProgressBar bar("loading " + model_path);
-  auto m = Model::load(model_path, tokenizer_path, [&](double f) { bar.update(f); });
+  auto m = Model::load(model_path, tokenizer_path, [&](double f) { bar.update(f); }, options);
   bar.finish();
   return m;
 }

@@ -35,7 +35,7 @@ struct ModelOptions {
   std::string model_path;
   std::string tokenizer_path;
   void add_to(CLI::App& app, bool required = true);
-  std::unique_ptr<Model> load() const;
+  std::unique_ptr<Model> load(const ModelLoadOptions& options = {}) const;
 };
 
 // --temp, --top-k, --top-p, --min-p, penalties, --seed.

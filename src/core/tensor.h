@@ -18,6 +18,9 @@ struct TensorView {
   int n_dims = 0;
   const uint8_t* data = nullptr;
   size_t nbytes = 0;
+  // A copy in the decode kernels' interleaved layout (kernels/interleave.h), owned by the
+  // model, or null. `data` stays valid either way.
+  const uint8_t* interleaved = nullptr;
 
   int64_t n_elements() const { return ne[0] * ne[1] * ne[2] * ne[3]; }
   int64_t rows() const { return ne[1] * ne[2] * ne[3]; }

@@ -10,13 +10,25 @@
 
 #include "core/quant.h"
 #include "core/thread_pool.h"
+#include "kernels/interleave.h"
 #include "kernels/matmul_kernels.h"
 #include "kernels/ops.h"
 
 namespace trellis {
 
+namespace {
+
+// A row buffer of the calling thread, for rows read back from an interleaved copy.
+uint8_t* row_buffer(size_t bytes) {
+  thread_local std::vector<uint8_t> buf;
+  if (buf.size() < bytes) buf.resize(bytes);
+  return buf.data();
+}
+
+}  // namespace
+
 void dequantize_tensor_row(const TensorView& w, int64_t row, float* out) {
-  dequantize_row(w.type, w.row(row), out, w.ne[0]);
+  dequantize_row(w.type, original_row(w, row, w.interleaved ? row_buffer(w.row_stride()) : nullptr), out, w.ne[0]);
 }
 
 namespace {
@@ -72,7 +84,8 @@ Isa resolve_isa(const MatmulOptions& opt) {
 }
 
 // Rows per work item: small enough that both cores get work on small matrices, large enough
-// that the atomic chunk counter is not contended; a multiple of kDotRows.
+// that the atomic chunk counter is not contended; a multiple of kDotRows (= kInterleaveRows).
+static_assert(kDotRows == kInterleaveRows, "work chunks must start on an interleaved group");
 int64_t rows_per_chunk(int64_t rows, int threads) {
   const int64_t target_chunks = static_cast<int64_t>(threads) * 8;
   const int64_t c = std::clamp<int64_t>(rows / target_chunks, 1, 64);
@@ -105,7 +118,16 @@ void vec_dot_rows(const IsaKernels& k, const VecDotJob& job, int64_t r0, int64_t
   const size_t stride = w.row_stride();
   float* y = job.y;
   const VecDotRowsFn dot_rows = k.vec_dot_rows[job.slot];
-  if (dot_rows != nullptr) {
+  const VecDotX4Fn dot_x4 = k.vec_dot_x4[job.slot];
+  if (w.interleaved != nullptr && dot_x4 != nullptr) {
+    // One sequential stream per group of kInterleaveRows rows (chunks start on a group).
+    const size_t group_bytes = interleaved_group_bytes(w.type, n);
+    for (int64_t r = r0; r < r1; r += kInterleaveRows) {
+      const int nr = static_cast<int>(std::min<int64_t>(kInterleaveRows, r1 - r));
+      const uint8_t* group = w.interleaved + static_cast<size_t>(r / kInterleaveRows) * group_bytes;
+      for (int64_t t = 0; t < n_tokens; ++t) dot_x4(group, nr, act(job.slot, t), n, y + t * out + r);
+    }
+  } else if (dot_rows != nullptr) {
     // Long rows: the chunk is cut into kDotRows runs of q consecutive rows and a call takes
     // one row of each, so every run is read front to back as its own sequential stream.
     // Short rows: kDotRows consecutive rows per call (the kernel prefetches the next ones).
@@ -184,7 +206,8 @@ void matmul_gemm(const GemmKernels& g, const TensorView& w, const float* x, int6
   pool.parallel_for((out + kTileRows - 1) / kTileRows, [&](int64_t c, int) {
     const int64_t r0 = c * kTileRows, nr = std::min(kTileRows, out - r0);
     uint8_t* buf = tile_scratch().get(wb * static_cast<size_t>(nr));
-    for (int64_t i = 0; i < nr; ++i) g.pack_w_row(w.row(r0 + i), n, buf + i * wb);
+    uint8_t* row = w.interleaved ? row_buffer(w.row_stride()) : nullptr;
+    for (int64_t i = 0; i < nr; ++i) g.pack_w_row(original_row(w, r0 + i, row), n, buf + i * wb);
     for (int64_t t0 = 0; t0 < n_tokens; t0 += token_block) {
       const int64_t nt = std::min(token_block, n_tokens - t0);
       g.tile(buf, nr, acts + t0 * ab, nt, n, y + t0 * out + r0, out);

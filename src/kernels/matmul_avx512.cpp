@@ -1,8 +1,9 @@
 // AVX-512 (F/BW/VL/DQ/VNNI/BF16) kernels, reached only through avx512_kernels() after a
 // run-time CPU check.
 //
-// Decode (one token): 256-bit VNNI dots straight from the packed weight blocks (the shared
-// matmul_x86_dots.inl), memory bound.
+// Decode (one token): four rows per call with 512-bit VNNI dots, from the interleaved copy
+// (kernels/interleave.h) for Q4_0 / Q8_0 when the model has one, else straight from the
+// file's blocks; 256-bit dots for single rows (the shared matmul_x86_dots.inl).
 //
 // Prefill: weights and activations are repacked once per call into a lane-interleaved
 // layout so that one vpdpbusd lane accumulates a whole quantization block:
@@ -291,6 +292,15 @@ __m512i fields4x4(const Block* const* rows, int64_t b0, int cnt, size_t off = 0)
 
 constexpr int64_t kPrefetchBytes = 2048;
 
+// v holds four partial sums per row in the row's 128-bit lane; stores the totals of the
+// first n_rows rows.
+void store_row_sums(__m512 v, int n_rows, float* y) {
+  v = _mm512_add_ps(v, _mm512_permute_ps(v, 0x4E));
+  v = _mm512_add_ps(v, _mm512_permute_ps(v, 0xB1));
+  const __m128 out = _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), v));
+  _mm_mask_storeu_ps(y, static_cast<__mmask8>((1u << n_rows) - 1), out);
+}
+
 // Z: the scale/offset description of the format (Z_Q4_0 ...), C: its code loader.
 template <class Z, class C>
 void dot4_legacy512(const uint8_t* w, size_t stride, int n_rows, const ActRow& act, int64_t n, float* y) {
@@ -330,12 +340,57 @@ void dot4_legacy512(const uint8_t* w, size_t stride, int n_rows, const ActRow& a
     if (cnt > 2) step(2, _mm512_permute_ps(scale, 0xAA));
     if (cnt > 3) step(3, _mm512_permute_ps(scale, 0xFF));
   }
-  __m512 v = Z::kMin ? _mm512_add_ps(acc, corr) : _mm512_fmadd_ps(corr, _mm512_set1_ps(Z::kOffset), acc);
-  // Sum the four lanes of each row: afterwards every dword of lane r holds row r's total.
-  v = _mm512_add_ps(v, _mm512_permute_ps(v, 0x4E));
-  v = _mm512_add_ps(v, _mm512_permute_ps(v, 0xB1));
-  const __m128 out = _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), v));
-  _mm_mask_storeu_ps(y, static_cast<__mmask8>((1u << n_rows) - 1), out);
+  store_row_sums(Z::kMin ? _mm512_add_ps(acc, corr) : _mm512_fmadd_ps(corr, _mm512_set1_ps(Z::kOffset), acc), n_rows, y);
+}
+
+// ---- decode from the interleaved layout (kernels/interleave.h) -----------------------------
+// A group holds four rows side by side: per tile of four blocks, 16 F16 scales (entry 4r+j =
+// row r, block j) and per block one 64-byte vector per 16 codes whose 128-bit lane r is row r.
+// So the lane-per-row form of dot4_legacy512 comes straight from plain loads, and the group
+// is one sequential stream.
+struct X4Q4_0 {
+  static constexpr int kCodeBytes = 16;
+  static constexpr float kOffset = -8.f;
+  static __m512i dot(const uint8_t* codes, const int8_t* ab) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i x = _mm512_loadu_si512(codes);
+    const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(x, m4), bcast16(ab));
+    return _mm512_dpbusd_epi32(p, _mm512_and_si512(_mm512_srli_epi16(x, 4), m4), bcast16(ab + 16));
+  }
+};
+struct X4Q8_0 {  // codes stored biased by 128
+  static constexpr int kCodeBytes = 32;
+  static constexpr float kOffset = -128.f;
+  static __m512i dot(const uint8_t* codes, const int8_t* ab) {
+    const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_loadu_si512(codes), bcast16(ab));
+    return _mm512_dpbusd_epi32(p, _mm512_loadu_si512(codes + 64), bcast16(ab + 16));
+  }
+};
+
+template <class X>
+void dot_x4_512(const uint8_t* g, int n_rows, const ActRow& act, int64_t n, float* y) {
+  constexpr int64_t kBlockArea = 4 * X::kCodeBytes;  // the four rows' codes of one block
+  const QuantRow& a = act.q;
+  const int64_t nb = n / 32;
+  __m512 acc = _mm512_setzero_ps(), corr = _mm512_setzero_ps();
+  for (int64_t b0 = 0; b0 < nb; b0 += 4) {
+    const int cnt = nb - b0 < 4 ? static_cast<int>(nb - b0) : 4;
+    const __mmask8 m4 = static_cast<__mmask8>((1u << cnt) - 1);
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g)));
+    const __m512 scale = _mm512_mul_ps(dw, _mm512_broadcast_f32x4(_mm_maskz_loadu_ps(m4, a.d + b0)));
+    corr = _mm512_fmadd_ps(dw, _mm512_broadcast_f32x4(_mm_maskz_loadu_ps(m4, a.ds + b0)), corr);
+    const uint8_t* codes = g + 32;
+    const int8_t* ab = a.qs + 32 * b0;
+    auto step = [&](int j, __m512 sc) {
+      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(X::dot(codes + j * kBlockArea, ab + 32 * j)), sc, acc);
+    };
+    step(0, _mm512_permute_ps(scale, 0x00));
+    if (cnt > 1) step(1, _mm512_permute_ps(scale, 0x55));
+    if (cnt > 2) step(2, _mm512_permute_ps(scale, 0xAA));
+    if (cnt > 3) step(3, _mm512_permute_ps(scale, 0xFF));
+    g += 32 + cnt * kBlockArea;
+  }
+  store_row_sums(_mm512_fmadd_ps(corr, _mm512_set1_ps(X::kOffset), acc), n_rows, y);
 }
 
 // Q4_K / Q5_K: a 64-element group (two sub-blocks) per vector, scales per super-block.
@@ -753,6 +808,8 @@ constexpr IsaKernels make_table() {
   rows(WSlot::Q5_0, dot4_legacy512<Z_Q5_0, Nibble5Rows<BlockQ5_0>>);
   rows(WSlot::Q5_1, dot4_legacy512<Z_Q5_1, Nibble5Rows<BlockQ5_1>>);
   rows(WSlot::IQ4_NL, dot4_legacy512<Z_IQ4_NL, NibbleRows<BlockIQ4_NL, true>>);
+  k.vec_dot_x4[static_cast<int>(WSlot::Q8_0)] = dot_x4_512<X4Q8_0>;
+  k.vec_dot_x4[static_cast<int>(WSlot::Q4_0)] = dot_x4_512<X4Q4_0>;
   return k;
 }
 

@@ -67,6 +67,10 @@ constexpr int kDotRows = 4;
 constexpr size_t kDotRowsContiguousMaxStride = 2048;
 using VecDotRowsFn = void (*)(const uint8_t* w, size_t stride, int n_rows, const ActRow& a, int64_t n, float* y);
 
+// Decode over one group of the interleaved layout (kernels/interleave.h): y[r] = Σ w_r·x for
+// the group's rows r < n_rows (1 ≤ n_rows ≤ kDotRows). Optional per ISA and type.
+using VecDotX4Fn = void (*)(const uint8_t* group, int n_rows, const ActRow& a, int64_t n, float* y);
+
 // Tiled prefill product, optional per ISA and type. The driver packs each token once
 // (pack_acts, act_bytes(n) bytes per token) and each block of weight rows once per call
 // (pack_w_row, w_bytes(n) bytes per row), then calls tile on blocks held in cache:
@@ -85,11 +89,12 @@ struct IsaKernels {
   QuantizeActsFn quantize_acts = nullptr;
   VecDotFn vec_dot[kNumSlots] = {};
   VecDotRowsFn vec_dot_rows[kNumSlots] = {};
+  VecDotX4Fn vec_dot_x4[kNumSlots] = {};
   GemmKernels gemm[kNumSlots] = {};
 };
 
-// Each returns a table with every quantize_acts / vec_dot filled; vec_dot_rows and gemm
-// entries may be empty.
+// Each returns a table with every quantize_acts / vec_dot filled; vec_dot_rows, vec_dot_x4
+// and gemm entries may be empty.
 // avx2_kernels / avx512_kernels must only be called when the CPU has that ISA.
 const IsaKernels& scalar_kernels();
 const IsaKernels& avx2_kernels();

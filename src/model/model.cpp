@@ -7,6 +7,7 @@
 #include "core/fp16.h"
 #include "formats/gguf.h"
 #include "formats/safetensors.h"
+#include "model/interleaved_weights.h"
 #include "tokenizer/tokenizer.h"
 
 namespace trellis {
@@ -20,7 +21,7 @@ const char* projection_name(Projection p) {
 Model::~Model() = default;
 
 std::unique_ptr<Model> Model::load(const std::string& path, const std::string& tokenizer_path,
-                                   const Progress& progress) {
+                                   const Progress& progress, const ModelLoadOptions& options) {
   std::unique_ptr<Model> m(new Model());
   m->path_ = path;
   if (!fs::exists(path)) fail(path, ": no such file or directory");
@@ -33,6 +34,7 @@ std::unique_ptr<Model> Model::load(const std::string& path, const std::string& t
   m->check_shapes();
   m->own_small_vectors_as_f32();
   m->rope_inv_freq_ = m->rope_inv_freq_.empty() ? rope_inv_freqs(m->hp_) : m->rope_inv_freq_;
+  if (options.interleave) m->interleave_weights();
   if (progress) progress(0.8);
   m->load_tokenizer(tokenizer_path);
   if (progress) progress(1.0);
@@ -85,6 +87,16 @@ std::vector<const TensorView*> Model::all_tensors() const {
   }
   return out;
 }
+
+void Model::interleave_weights() {
+  std::vector<TensorView*> matrices{&tok_embd_, &output_};
+  for (auto& l : layers_) {
+    for (TensorView* t : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) matrices.push_back(t);
+  }
+  interleaved_ = std::make_unique<InterleavedWeights>(matrices, active_isa());
+}
+
+size_t Model::interleaved_bytes() const { return interleaved_ ? interleaved_->bytes() : 0; }
 
 int64_t Model::n_params() const {
   int64_t n = 0;

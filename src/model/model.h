@@ -1,5 +1,7 @@
-// An immutable, shareable model: hyper-parameters and weight views (memory-mapped, never
-// copied), the architecture it belongs to, and its tokenizer when the file carries one.
+// An immutable, shareable model: hyper-parameters and weight views (memory-mapped; for
+// inference also an interleaved copy of the matrices the decode kernels want, which then
+// replaces the mapped pages), the architecture it belongs to, and its tokenizer when the
+// file carries one.
 // Per-sequence state (KV cache, sampler, position) lives in Session, not here.
 #pragma once
 #include <functional>
@@ -14,6 +16,7 @@
 namespace trellis {
 
 class GgufFile;
+class InterleavedWeights;
 class SafetensorsCheckpoint;
 class Tokenizer;
 
@@ -33,6 +36,13 @@ enum class Projection { Q = 0, K, V, O, Gate, Up, Down };
 constexpr int kNumProjections = 7;
 const char* projection_name(Projection p);  // "q", "k", ... as used by --targets
 
+struct ModelLoadOptions {
+  // Also build interleaved copies of the weight matrices the decode kernels of the active
+  // instruction set read faster that way (model/interleaved_weights.h): for generation,
+  // serving and benchmarks; not for tools that only read or rewrite the weights.
+  bool interleave = false;
+};
+
 class Model {
  public:
   using Progress = std::function<void(double fraction)>;
@@ -41,7 +51,7 @@ class Model {
   // the path. Throws Error naming the file and the problem. The tokenizer is loaded from the
   // model itself, or from `tokenizer_path` when given (a GGUF or a tokenizer directory).
   static std::unique_ptr<Model> load(const std::string& path, const std::string& tokenizer_path = "",
-                                     const Progress& progress = {});
+                                     const Progress& progress = {}, const ModelLoadOptions& options = {});
   ~Model();
 
   const std::string& path() const { return path_; }
@@ -67,6 +77,8 @@ class Model {
   int64_t n_params() const;       // elements in all weight tensors
   size_t weight_bytes() const;    // bytes of all weight tensors
   std::vector<const TensorView*> all_tensors() const;
+  // Bytes of the interleaved copies (0 unless loaded with `interleave` and some type has them).
+  size_t interleaved_bytes() const;
   std::string name() const;       // general.name, or the directory/file name
 
  private:
@@ -79,6 +91,7 @@ class Model {
   void load_tokenizer(const std::string& tokenizer_path);
   // Norm weights and biases are used as F32; F16/BF16 ones (HF checkpoints) get a small copy.
   void own_small_vectors_as_f32();
+  void interleave_weights();
 
   std::vector<std::vector<float>> owned_f32_;
   std::string path_;
@@ -93,6 +106,7 @@ class Model {
   std::unique_ptr<SafetensorsCheckpoint> hf_;
   std::string hf_dir_;
   std::unique_ptr<Tokenizer> tokenizer_;
+  std::unique_ptr<InterleavedWeights> interleaved_;
 };
 
 }  // namespace trellis

@@ -1,0 +1,76 @@
+#include "model/interleaved_weights.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <map>
+#include <vector>
+
+#include "core/error.h"
+#include "core/tensor.h"
+#include "kernels/interleave.h"
+
+namespace trellis {
+namespace {
+
+constexpr size_t kAlign = 4096;            // each copy starts on a page
+constexpr size_t kReleaseBytes = 4 << 20;  // source bytes consumed between page releases
+
+size_t round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
+
+// Drops the whole pages of [begin, end) from this process's page tables. The file mapping is
+// read-only, so nothing is lost: a later read faults the page back in from the page cache.
+void release_pages(const uint8_t* begin, const uint8_t* end) {
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t b = (reinterpret_cast<uintptr_t>(begin) + page - 1) / page * page;
+  const uintptr_t e = reinterpret_cast<uintptr_t>(end) / page * page;
+  if (e > b) madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);  // advice: failure only costs memory
+}
+
+// Copies one matrix group by group, releasing the consumed source pages every kReleaseBytes.
+void interleave_matrix(const TensorView& w, uint8_t* dst) {
+  const int64_t n = w.ne[0], rows = w.rows();
+  const size_t group_bytes = interleaved_group_bytes(w.type, n);
+  const size_t source_group_bytes = w.row_stride() * kInterleaveRows;
+  const uint8_t* released = w.data;
+  for (int64_t g = 0; g * kInterleaveRows < rows; ++g) {
+    interleave_group(w.type, w.data, rows, n, g, dst + static_cast<size_t>(g) * group_bytes);
+    const uint8_t* consumed = w.data + std::min(w.nbytes, static_cast<size_t>(g + 1) * source_group_bytes);
+    if (static_cast<size_t>(consumed - released) >= kReleaseBytes || consumed == w.data + w.nbytes) {
+      release_pages(released, consumed);
+      released = consumed;
+    }
+  }
+}
+
+}  // namespace
+
+InterleavedWeights::InterleavedWeights(std::span<TensorView* const> tensors, Isa isa) {
+  // One copy per distinct source (tied embeddings share theirs), at its offset in the mapping.
+  std::map<const uint8_t*, size_t> offset_of;
+  std::vector<const TensorView*> sources;
+  for (TensorView* t : tensors) {
+    if (!t->valid() || !interleave_preferred(t->type, isa) || offset_of.count(t->data)) continue;
+    offset_of[t->data] = bytes_;
+    sources.push_back(t);
+    bytes_ += round_up(interleaved_bytes(t->type, t->rows(), t->ne[0]), kAlign);
+  }
+  if (bytes_ == 0) return;
+  void* p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) fail("cannot allocate ", bytes_ >> 20, " MiB for the interleaved weights");
+  madvise(p, bytes_, MADV_HUGEPAGE);  // advice only
+  base_ = static_cast<uint8_t*>(p);
+  for (const TensorView* t : sources) interleave_matrix(*t, base_ + offset_of[t->data]);
+  mprotect(base_, bytes_, PROT_READ);  // immutable from here on, like the file's weights
+  n_matrices_ = static_cast<int64_t>(sources.size());
+  for (TensorView* t : tensors) {
+    auto it = offset_of.find(t->data);
+    if (it != offset_of.end() && t->valid() && interleave_preferred(t->type, isa)) t->interleaved = base_ + it->second;
+  }
+}
+
+InterleavedWeights::~InterleavedWeights() {
+  if (base_ != nullptr) munmap(base_, bytes_);
+}
+
+}  // namespace trellis
