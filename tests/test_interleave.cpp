@@ -86,7 +86,7 @@ double activation_error_bound(const TensorView& w, int64_t row, const float* x) 
   return bound + 1e-5 * magnitude + 1e-6;
 }
 
-const DType kTypes[] = {DType::Q4_0, DType::Q8_0};
+const DType kTypes[] = {DType::Q4_0, DType::Q5_0, DType::Q8_0};
 // Row counts around the group of four; block counts around the tile of four.
 const int64_t kRows[] = {1, 2, 3, 4, 5, 7, 8, 9, 13, 64, 130};
 const int64_t kBlocks[] = {1, 2, 3, 4, 5, 7, 8, 9, 28};
@@ -96,7 +96,7 @@ TEST(Interleave, SizesFollowTheLayout) {
     const size_t block = row_bytes(t, 32);
     for (int64_t nb : kBlocks) {
       const size_t tiles = static_cast<size_t>((nb + 3) / 4);
-      EXPECT_EQ(interleaved_group_bytes(t, 32 * nb), tiles * 32 + static_cast<size_t>(nb) * 4 * (block - 2));
+      EXPECT_EQ(interleaved_group_bytes(t, 32 * nb), tiles * 32 + static_cast<size_t>(nb) * 4 * (block - 2));  // scales apart
       if (nb % 4 == 0) EXPECT_EQ(interleaved_group_bytes(t, 32 * nb), 4 * row_bytes(t, 32 * nb));
     }
     EXPECT_EQ(interleaved_bytes(t, 9, 64), 3 * interleaved_group_bytes(t, 64));
@@ -202,7 +202,7 @@ void gen_model(const std::string& type, const std::string& path) {
 // Whole model: greedy decoding with the interleaved copies gives bit-identical logits.
 TEST(Interleave, ModelLogitsUnchanged) {
   TempDir tmp;
-  for (const char* type : {"Q4_0", "Q8_0"}) {
+  for (const char* type : {"Q4_0", "Q5_0", "Q8_0"}) {
     const std::string path = tmp.file(std::string("tiny-") + type + ".gguf");
     gen_model(type, path);
     auto plain = Model::load(path);

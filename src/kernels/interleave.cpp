@@ -12,16 +12,26 @@ namespace {
 constexpr int64_t kTileBlocks = 4;
 constexpr size_t kScaleBytes = 2 * kInterleaveRows * kTileBlocks;  // 16 F16 scales per tile
 
-// Per format: bytes of a block in the file (scale first) and of its codes, and the byte
-// added to each code in the interleaved copy.
+// Per format: bytes of a block in the file (the F16 scale first), where its codes start and
+// how many there are, the byte XOR-ed into each code in the copy, and whether it has Q5_0's
+// 32-bit word of 5th bits (right after the scale).
 struct Format {
-  size_t block_bytes, code_bytes;
+  size_t block_bytes, codes_at, code_bytes;
   uint8_t code_xor;
+  bool high_bits;
+  // Bytes of one block of the four rows in the copy: codes, then for Q5_0 the 5th bits as
+  // 16-bit masks, elements 0-15 of rows 0..3 and then elements 16-31 of rows 0..3.
+  size_t area() const { return kInterleaveRows * (code_bytes + (high_bits ? 4 : 0)); }
 };
 Format format_of(DType type) {
-  if (type == DType::Q8_0) return {sizeof(BlockQ8_0), kQK, 0x80};
-  return {sizeof(BlockQ4_0), kQK / 2, 0};
+  if (type == DType::Q8_0) return {sizeof(BlockQ8_0), 2, kQK, 0x80, false};
+  if (type == DType::Q5_0) return {sizeof(BlockQ5_0), 6, kQK / 2, 0, true};
+  return {sizeof(BlockQ4_0), 2, kQK / 2, 0, false};
 }
+
+// Offsets of the two 16-bit masks of row r inside a Q5_0 block area.
+size_t low_mask_offset(int64_t r) { return kInterleaveRows * (kQK / 2) + 2 * static_cast<size_t>(r); }
+size_t high_mask_offset(int64_t r) { return low_mask_offset(r) + 2 * kInterleaveRows; }
 
 // Offset of the 16 code bytes from c (a multiple of 16) of row r inside a block's interleaved
 // code area.
@@ -38,16 +48,12 @@ void copy16(const uint8_t* src, uint8_t* dst, uint8_t x) {
 }
 
 // Offset of tile t in a group, and of block j of that tile's code areas within the tile.
-size_t tile_offset(const Format& f, int64_t t) {
-  return static_cast<size_t>(t) * (kScaleBytes + kTileBlocks * kInterleaveRows * f.code_bytes);
-}
-size_t block_in_tile_offset(const Format& f, int64_t j) {
-  return kScaleBytes + static_cast<size_t>(j) * kInterleaveRows * f.code_bytes;
-}
+size_t tile_offset(const Format& f, int64_t t) { return static_cast<size_t>(t) * (kScaleBytes + kTileBlocks * f.area()); }
+size_t block_in_tile_offset(const Format& f, int64_t j) { return kScaleBytes + static_cast<size_t>(j) * f.area(); }
 
 }  // namespace
 
-bool interleave_supported(DType type) { return type == DType::Q4_0 || type == DType::Q8_0; }
+bool interleave_supported(DType type) { return type == DType::Q4_0 || type == DType::Q5_0 || type == DType::Q8_0; }
 
 bool interleave_preferred(DType type, Isa isa) {
   if (!interleave_supported(type) || isa > detected_isa()) return false;
@@ -58,7 +64,7 @@ bool interleave_preferred(DType type, Isa isa) {
 size_t interleaved_group_bytes(DType type, int64_t n) {
   const Format f = format_of(type);
   const int64_t nb = n / kQK, tiles = (nb + kTileBlocks - 1) / kTileBlocks;
-  return static_cast<size_t>(tiles) * kScaleBytes + static_cast<size_t>(nb) * kInterleaveRows * f.code_bytes;
+  return static_cast<size_t>(tiles) * kScaleBytes + static_cast<size_t>(nb) * f.area();
 }
 
 size_t interleaved_bytes(DType type, int64_t rows, int64_t n) {
@@ -76,8 +82,12 @@ void interleave_group(DType type, const uint8_t* src, int64_t rows, int64_t n, i
       const uint8_t* block = row + static_cast<size_t>(b) * f.block_bytes;
       uint8_t* tile = dst + tile_offset(f, b / kTileBlocks);
       std::memcpy(tile + 2 * (kTileBlocks * r + b % kTileBlocks), block, 2);
-      uint8_t* codes = tile + block_in_tile_offset(f, b % kTileBlocks);
-      for (size_t c = 0; c < f.code_bytes; c += 16) copy16(block + 2 + c, codes + code_offset(r, c), f.code_xor);
+      uint8_t* area = tile + block_in_tile_offset(f, b % kTileBlocks);
+      for (size_t c = 0; c < f.code_bytes; c += 16) copy16(block + f.codes_at + c, area + code_offset(r, c), f.code_xor);
+      if (f.high_bits) {
+        std::memcpy(area + low_mask_offset(r), block + 2, 2);  // little-endian halves of the word
+        std::memcpy(area + high_mask_offset(r), block + 4, 2);
+      }
     }
   }
 }
@@ -90,8 +100,12 @@ void deinterleave_row(DType type, const uint8_t* interleaved, int64_t n, int64_t
     uint8_t* block = dst + static_cast<size_t>(b) * f.block_bytes;
     const uint8_t* tile = group + tile_offset(f, b / kTileBlocks);
     std::memcpy(block, tile + 2 * (kTileBlocks * rg + b % kTileBlocks), 2);
-    const uint8_t* codes = tile + block_in_tile_offset(f, b % kTileBlocks);
-    for (size_t c = 0; c < f.code_bytes; c += 16) copy16(codes + code_offset(rg, c), block + 2 + c, f.code_xor);
+    const uint8_t* area = tile + block_in_tile_offset(f, b % kTileBlocks);
+    for (size_t c = 0; c < f.code_bytes; c += 16) copy16(area + code_offset(rg, c), block + f.codes_at + c, f.code_xor);
+    if (f.high_bits) {
+      std::memcpy(block + 2, area + low_mask_offset(rg), 2);
+      std::memcpy(block + 4, area + high_mask_offset(rg), 2);
+    }
   }
 }
 

@@ -8,6 +8,8 @@
 //   16 F16 scales, entry 4·r + j = scale of block j of row r (zero for missing blocks/rows),
 //   then per block j of the tile, the codes of the four rows:
 //     Q4_0: 64 bytes, bytes 16r..16r+15 = row r's packed nibbles (as in the file);
+//     Q5_0: the same 64 bytes, then the 5th bits as 16-bit masks: 8 bytes for elements 0-15
+//           of rows 0..3, 8 bytes for elements 16-31 (each a vector mask for its nibbles);
 //     Q8_0: 128 bytes, bytes 16r..16r+15 = row r's codes 0..15 and 64+16r.. = codes 16..31,
 //           each biased by 128 (stored unsigned, as vpdpbusd multiplies unsigned bytes).
 // A group of full rows takes exactly the bytes of its four rows in the file when the row's
@@ -29,7 +31,7 @@ struct TensorView;
 
 constexpr int64_t kInterleaveRows = 4;
 
-// Whether `type` has an interleaved layout (Q4_0, Q8_0).
+// Whether `type` has an interleaved layout (Q4_0, Q5_0, Q8_0).
 bool interleave_supported(DType type);
 // Whether decode with `isa` has a kernel for the interleaved layout of `type`: only then is
 // interleaving worth its copy.

@@ -349,7 +349,7 @@ void dot4_legacy512(const uint8_t* w, size_t stride, int n_rows, const ActRow& a
 // So the lane-per-row form of dot4_legacy512 comes straight from plain loads, and the group
 // is one sequential stream.
 struct X4Q4_0 {
-  static constexpr int kCodeBytes = 16;
+  static constexpr int kRowBytes = 16;
   static constexpr float kOffset = -8.f;
   static __m512i dot(const uint8_t* codes, const int8_t* ab) {
     const __m512i m4 = _mm512_set1_epi8(0x0F);
@@ -358,8 +358,22 @@ struct X4Q4_0 {
     return _mm512_dpbusd_epi32(p, _mm512_and_si512(_mm512_srli_epi16(x, 4), m4), bcast16(ab + 16));
   }
 };
+struct X4Q5_0 {  // Q4_0's nibbles plus the 5th bits as byte masks after them
+  static constexpr int kRowBytes = 20;
+  static constexpr float kOffset = -16.f;
+  static __m512i dot(const uint8_t* codes, const int8_t* ab) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10);
+    const __m512i x = _mm512_loadu_si512(codes);
+    __mmask64 lo_bits, hi_bits;
+    std::memcpy(&lo_bits, codes + 64, 8);
+    std::memcpy(&hi_bits, codes + 72, 8);
+    const __m512i lo = _mm512_and_si512(x, m4), hi = _mm512_and_si512(_mm512_srli_epi16(x, 4), m4);
+    const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_mask_add_epi8(lo, lo_bits, lo, bit4), bcast16(ab));
+    return _mm512_dpbusd_epi32(p, _mm512_mask_add_epi8(hi, hi_bits, hi, bit4), bcast16(ab + 16));
+  }
+};
 struct X4Q8_0 {  // codes stored biased by 128
-  static constexpr int kCodeBytes = 32;
+  static constexpr int kRowBytes = 32;
   static constexpr float kOffset = -128.f;
   static __m512i dot(const uint8_t* codes, const int8_t* ab) {
     const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_loadu_si512(codes), bcast16(ab));
@@ -369,7 +383,7 @@ struct X4Q8_0 {  // codes stored biased by 128
 
 template <class X>
 void dot_x4_512(const uint8_t* g, int n_rows, const ActRow& act, int64_t n, float* y) {
-  constexpr int64_t kBlockArea = 4 * X::kCodeBytes;  // the four rows' codes of one block
+  constexpr int64_t kBlockArea = 4 * X::kRowBytes;  // one block of the four rows in the copy
   const QuantRow& a = act.q;
   const int64_t nb = n / 32;
   __m512 acc = _mm512_setzero_ps(), corr = _mm512_setzero_ps();
@@ -489,6 +503,44 @@ float dot_float512(const void* w, const ActRow& a, int64_t n) {
     s += dot_float<Load8>(static_cast<const uint8_t*>(w) + i * kElemBytes, rest, n - i);
   }
   return s;
+}
+
+// Float weights, four rows per call: one activation load feeds the four rows, two
+// accumulators per row keep eight FMA chains in flight; tails (< 16) via the 256-bit kernel.
+// Short rows are prefetched one call ahead as in dot4_legacy512.
+template <__m512 (*Load)(const void*, int64_t), __m256 (*Load8)(const void*, int64_t), size_t kElemBytes>
+void dot4_float512(const uint8_t* w, size_t stride, int n_rows, const ActRow& a, int64_t n, float* y) {
+  const uint8_t* rows[4];
+  for (int r = 0; r < 4; ++r) rows[r] = w + stride * static_cast<size_t>(r < n_rows ? r : n_rows - 1);
+  const bool prefetch = stride <= kDotRowsContiguousMaxStride;
+  const char* const pf_base = reinterpret_cast<const char*>(w) + 4 * stride + kPrefetchBytes;
+  const char* pf = reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(pf_base) / 64 * 64);
+  __m512 acc[4][2];
+  for (auto& r : acc) r[0] = r[1] = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    if (prefetch) {
+      for (const char* until = pf_base + (i + 32) * 4 * static_cast<int64_t>(kElemBytes); pf < until; pf += 64) {
+        _mm_prefetch(pf, _MM_HINT_T0);
+      }
+    }
+    const __m512 x0 = _mm512_loadu_ps(a.f + i), x1 = _mm512_loadu_ps(a.f + i + 16);
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; ++r) {
+      acc[r][0] = _mm512_fmadd_ps(Load(rows[r], i), x0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(Load(rows[r], i + 16), x1, acc[r][1]);
+    }
+  }
+  for (; i + 16 <= n; i += 16) {
+    const __m512 x0 = _mm512_loadu_ps(a.f + i);
+    for (int r = 0; r < 4; ++r) acc[r][0] = _mm512_fmadd_ps(Load(rows[r], i), x0, acc[r][0]);
+  }
+  ActRow rest;
+  rest.f = a.f + i;
+  for (int r = 0; r < n_rows; ++r) {
+    y[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]));
+    if (i < n) y[r] += dot_float<Load8>(rows[r] + i * static_cast<int64_t>(kElemBytes), rest, n - i);
+  }
 }
 
 // ---- lane-interleaved packing --------------------------------------------------------------
@@ -808,8 +860,12 @@ constexpr IsaKernels make_table() {
   rows(WSlot::Q5_0, dot4_legacy512<Z_Q5_0, Nibble5Rows<BlockQ5_0>>);
   rows(WSlot::Q5_1, dot4_legacy512<Z_Q5_1, Nibble5Rows<BlockQ5_1>>);
   rows(WSlot::IQ4_NL, dot4_legacy512<Z_IQ4_NL, NibbleRows<BlockIQ4_NL, true>>);
+  rows(WSlot::F32, dot4_float512<load16_f32, load8_f32, 4>);
+  rows(WSlot::F16, dot4_float512<load16_f16, load8_f16, 2>);
+  rows(WSlot::BF16, dot4_float512<load16_bf16, load8_bf16, 2>);
   k.vec_dot_x4[static_cast<int>(WSlot::Q8_0)] = dot_x4_512<X4Q8_0>;
   k.vec_dot_x4[static_cast<int>(WSlot::Q4_0)] = dot_x4_512<X4Q4_0>;
+  k.vec_dot_x4[static_cast<int>(WSlot::Q5_0)] = dot_x4_512<X4Q5_0>;
   return k;
 }
 
