@@ -32,7 +32,7 @@ std::unique_ptr<Model> Model::load(const std::string& path, const std::string& t
     m->load_gguf(path);
   }
   m->check_shapes();
-  m->own_small_vectors_as_f32();
+  m->own_small_vectors_as_f32(options.interleave);
   m->rope_inv_freq_ = m->rope_inv_freq_.empty() ? rope_inv_freqs(m->hp_) : m->rope_inv_freq_;
   if (options.interleave) m->interleave_weights();
   if (progress) progress(0.8);
@@ -118,11 +118,12 @@ std::string Model::name() const {
   return fs::path(path_).filename().string();
 }
 
-void Model::own_small_vectors_as_f32() {
+void Model::own_small_vectors_as_f32(bool copy_f32) {
   auto convert = [&](TensorView& t) {
-    if (!t.valid() || t.type == DType::F32) return;
+    if (!t.valid() || (t.type == DType::F32 && !copy_f32)) return;
     std::vector<float> v(static_cast<size_t>(t.n_elements()));
-    for (size_t i = 0; i < v.size(); ++i) {
+    if (t.type == DType::F32) std::memcpy(v.data(), t.data, v.size() * sizeof(float));
+    for (size_t i = 0; t.type != DType::F32 && i < v.size(); ++i) {
       uint16_t h;
       std::memcpy(&h, t.data + 2 * i, 2);
       v[i] = t.type == DType::F16 ? fp16_to_fp32(h) : bf16_to_fp32(h);

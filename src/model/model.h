@@ -89,8 +89,11 @@ class Model {
   void bind_hf_tensors();
   void check_shapes() const;
   void load_tokenizer(const std::string& tokenizer_path);
-  // Norm weights and biases are used as F32; F16/BF16 ones (HF checkpoints) get a small copy.
-  void own_small_vectors_as_f32();
+  // Norm weights and biases are used as F32: F16/BF16 ones (HF checkpoints) get a small
+  // copy, and with copy_f32 (interleaved loads) F32 ones too, so that decode reads no file
+  // page outside the matrices: a 4 KiB norm read can map a whole large folio of the file
+  // (2 MiB) and undo the page release of the interleaved weights.
+  void own_small_vectors_as_f32(bool copy_f32);
   void interleave_weights();
 
   std::vector<std::vector<float>> owned_f32_;
