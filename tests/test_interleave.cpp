@@ -86,13 +86,14 @@ double activation_error_bound(const TensorView& w, int64_t row, const float* x) 
   return bound + 1e-5 * magnitude + 1e-6;
 }
 
-const DType kTypes[] = {DType::Q4_0, DType::Q5_0, DType::Q8_0};
+const DType kTypes[] = {DType::Q4_0, DType::Q5_0, DType::Q8_0, DType::Q4_K};
+int64_t block_elems(DType t) { return dtype_info(t).block_elems; }
 // Row counts around the group of four; block counts around the tile of four.
 const int64_t kRows[] = {1, 2, 3, 4, 5, 7, 8, 9, 13, 64, 130};
 const int64_t kBlocks[] = {1, 2, 3, 4, 5, 7, 8, 9, 28};
 
 TEST(Interleave, SizesFollowTheLayout) {
-  for (DType t : kTypes) {
+  for (DType t : {DType::Q4_0, DType::Q5_0, DType::Q8_0}) {
     const size_t block = row_bytes(t, 32);
     for (int64_t nb : kBlocks) {
       const size_t tiles = static_cast<size_t>((nb + 3) / 4);
@@ -101,7 +102,9 @@ TEST(Interleave, SizesFollowTheLayout) {
     }
     EXPECT_EQ(interleaved_bytes(t, 9, 64), 3 * interleaved_group_bytes(t, 64));
   }
-  EXPECT_FALSE(interleave_supported(DType::Q4_K));
+  // Q4_K: 4 rows × 144 bytes per super-block, plus 16 bytes of unpacked scales and mins.
+  EXPECT_EQ(interleaved_group_bytes(DType::Q4_K, 512), 2 * (4 * row_bytes(DType::Q4_K, 256) + 16));
+  EXPECT_FALSE(interleave_supported(DType::Q6_K));
   EXPECT_FALSE(interleave_supported(DType::F16));
   EXPECT_FALSE(interleave_preferred(DType::Q4_0, Isa::Scalar));
 }
@@ -111,13 +114,14 @@ TEST(Interleave, RowsReadBackByteForByte) {
   for (DType t : kTypes) {
     for (int64_t rows : kRows) {
       for (int64_t nb : kBlocks) {
-        Matrix m = make_matrix(rng, t, rows, 32 * nb);
+        const int64_t n = block_elems(t) * nb;
+        Matrix m = make_matrix(rng, t, rows, n);
         std::vector<uint8_t> row(m.plain.row_stride());
         for (int64_t r = 0; r < rows; ++r) {
-          deinterleave_row(t, m.interleaved.data(), 32 * nb, r, row.data());
+          deinterleave_row(t, m.interleaved.data(), n, r, row.data());
           ASSERT_EQ(0, std::memcmp(row.data(), m.plain.row(r), row.size()))
               << dtype_name(t) << " rows " << rows << " blocks " << nb << " row " << r;
-          std::vector<float> a(static_cast<size_t>(32 * nb)), b(a.size());
+          std::vector<float> a(static_cast<size_t>(n)), b(a.size());
           dequantize_tensor_row(m.with_copy, r, a.data());
           dequantize_tensor_row(m.plain, r, b.data());
           ASSERT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)));
@@ -142,10 +146,11 @@ TEST(Interleave, DecodeKernelSeesACorruptedScale) {
   EXPECT_NE(a[3], b[3]);
 }
 
-// The interleaved kernel performs the same integer sums and float steps, in the same order,
-// as the four-row kernel on the file's rows: the results are identical, not just close. The
-// file-row kernels are themselves checked against the exact product in test_kernels.cpp;
-// here also against a double-precision product within a loose bound.
+// For the 32-element formats the interleaved kernel performs the same integer sums and float
+// steps, in the same order, as the four-row kernel on the file's rows: the results are
+// identical, not just close (Q4_K's kernels differ in float order: within rounding). The
+// file-row kernels are checked against the exact product in test_kernels.cpp; here both are
+// also held to the activation quantization bound around a double-precision product.
 TEST(Interleave, DecodeMatchesFileLayoutKernels) {
   std::mt19937_64 rng(test::test_seed());
   ThreadPool pool(2);
@@ -154,7 +159,8 @@ TEST(Interleave, DecodeMatchesFileLayoutKernels) {
     for (DType t : kTypes) {
       for (int64_t rows : kRows) {
         for (int64_t nb : {1, 3, 4, 5, 9, 28, 152}) {
-          const int64_t n = 32 * nb;
+          if (t == DType::Q4_K && nb > 19) continue;
+          const int64_t n = block_elems(t) * nb;
           Matrix m = make_matrix(rng, t, rows, n);
           for (int64_t tokens : {1, 3}) {
             const std::vector<float> x = random_x(rng, n * tokens);
@@ -164,10 +170,15 @@ TEST(Interleave, DecodeMatchesFileLayoutKernels) {
             matmul(m.plain, x.data(), tokens, b.data(), pool, opt);
             matmul_reference(m.plain, x.data(), tokens, ref.data());
             for (size_t i = 0; i < a.size(); ++i) {
-              ASSERT_EQ(a[i], b[i]) << isa_name(isa) << " " << dtype_name(t) << " rows " << rows << " n " << n
-                                    << " tokens " << tokens << " out " << i;
               const int64_t tok = static_cast<int64_t>(i) / rows, row = static_cast<int64_t>(i) % rows;
-              ASSERT_NEAR(a[i], ref[i], activation_error_bound(m.plain, row, x.data() + tok * n));
+              const double bound = activation_error_bound(m.plain, row, x.data() + tok * n);
+              if (t == DType::Q4_K) {
+                ASSERT_NEAR(a[i], b[i], 1e-5 * bound * 127.0 * 2.0 + 1e-6);  // float order only
+              } else {
+                ASSERT_EQ(a[i], b[i]) << isa_name(isa) << " " << dtype_name(t) << " rows " << rows << " n " << n
+                                      << " tokens " << tokens << " out " << i;
+              }
+              ASSERT_NEAR(a[i], ref[i], bound);
             }
           }
         }
@@ -182,9 +193,10 @@ TEST(Interleave, PrefillFromTheCopyIsUnchanged) {
   ThreadPool pool(2);
   for (DType t : kTypes) {
     for (int64_t rows : {5, 17, 64}) {
-      Matrix m = make_matrix(rng, t, rows, 32 * 9);
+      const int64_t n = block_elems(t) * 9;
+      Matrix m = make_matrix(rng, t, rows, n);
       const int64_t tokens = 40;
-      const std::vector<float> x = random_x(rng, 32 * 9 * tokens);
+      const std::vector<float> x = random_x(rng, n * tokens);
       std::vector<float> a(static_cast<size_t>(rows * tokens)), b(a.size());
       const MatmulOptions opt{.path = MatmulPath::Gemm};
       matmul(m.with_copy, x.data(), tokens, a.data(), pool, opt);
@@ -199,10 +211,11 @@ void gen_model(const std::string& type, const std::string& path) {
   ASSERT_EQ(r.exit_code, 0) << r.all();
 }
 
-// Whole model: greedy decoding with the interleaved copies gives bit-identical logits.
+// Whole model: greedy decoding with the interleaved copies gives bit-identical logits (within
+// float rounding where Q4_K tensors are present).
 TEST(Interleave, ModelLogitsUnchanged) {
   TempDir tmp;
-  for (const char* type : {"Q4_0", "Q5_0", "Q8_0"}) {
+  for (const char* type : {"Q4_0", "Q5_0", "Q8_0", "Q4_K_M"}) {
     const std::string path = tmp.file(std::string("tiny-") + type + ".gguf");
     gen_model(type, path);
     auto plain = Model::load(path);
@@ -219,8 +232,18 @@ TEST(Interleave, ModelLogitsUnchanged) {
     const int64_t vocab = plain->hparams().n_vocab;
     const float* la = a.feed(prompt);
     const float* lb = b.feed(prompt);
+    // Q4_K's kernels differ in float order; a last-bit difference can flip the rounding of
+    // an int8 activation in the next product, so the logits drift by more than rounding (the
+    // kernels themselves agree within rounding: DecodeMatchesFileLayoutKernels).
+    const bool exact = std::string(type) != "Q4_K_M";
     for (int step = 0; step < 6; ++step) {
-      ASSERT_EQ(0, std::memcmp(la, lb, static_cast<size_t>(vocab) * sizeof(float))) << type << " step " << step;
+      if (exact) {
+        ASSERT_EQ(0, std::memcmp(la, lb, static_cast<size_t>(vocab) * sizeof(float))) << type << " step " << step;
+      } else {
+        float scale = 0.f;
+        for (int64_t i = 0; i < vocab; ++i) scale = std::max(scale, std::fabs(la[i]));
+        for (int64_t i = 0; i < vocab; ++i) ASSERT_NEAR(la[i], lb[i], 2e-2f * (1.f + scale)) << type << " step " << step;
+      }
       const int32_t next = static_cast<int32_t>(std::max_element(la, la + vocab) - la);
       la = a.feed(std::span<const int32_t>(&next, 1));
       lb = b.feed(std::span<const int32_t>(&next, 1));

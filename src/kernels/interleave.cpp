@@ -51,9 +51,79 @@ void copy16(const uint8_t* src, uint8_t* dst, uint8_t x) {
 size_t tile_offset(const Format& f, int64_t t) { return static_cast<size_t>(t) * (kScaleBytes + kTileBlocks * f.area()); }
 size_t block_in_tile_offset(const Format& f, int64_t j) { return kScaleBytes + static_cast<size_t>(j) * f.area(); }
 
+// ---- Q4_K: one super-block of the four rows per kQ4KGroupBytes --------------------------
+// d[4] F16, dmin[4] F16, then the unpacked 6-bit scales and mins as bytes in the order
+// [half h][row r][sub-block 4h..4h+3] (16 + 16 bytes each), then per 64-element group g two
+// code vectors: row r's qs[32g..32g+16) in lane r, then qs[32g+16..32g+32).
+constexpr size_t kQ4KScalesAt = 16, kQ4KMinsAt = 48, kQ4KCodesAt = 80;
+constexpr size_t kQ4KGroupBytes = kQ4KCodesAt + kInterleaveRows * kQK_K / 2;
+
+size_t q4k_scale_index(int64_t r, int j) { return static_cast<size_t>((j / 4) * 16 + r * 4 + j % 4); }
+size_t q4k_code_offset(int64_t r, int g, int half) {
+  return kQ4KCodesAt + static_cast<size_t>(g) * 128 + static_cast<size_t>(half) * 64 + static_cast<size_t>(r) * 16;
+}
+
+void interleave_q4k_block(const BlockQ4_K& b, int64_t r, uint8_t* dst) {
+  std::memcpy(dst + 2 * r, &b.d, 2);
+  std::memcpy(dst + 8 + 2 * r, &b.dmin, 2);
+  for (int j = 0; j < 8; ++j) get_scale_min_k4(j, b.scales, dst + kQ4KScalesAt + q4k_scale_index(r, j),
+                                               dst + kQ4KMinsAt + q4k_scale_index(r, j));
+  for (int g = 0; g < 4; ++g) {
+    for (int half = 0; half < 2; ++half) std::memcpy(dst + q4k_code_offset(r, g, half), b.qs + 32 * g + 16 * half, 16);
+  }
+}
+
+// The inverse of get_scale_min_k4: the 12 bytes hold every bit of the 16 six-bit values.
+void pack_scales_k4(const uint8_t sc[8], const uint8_t m[8], uint8_t q[12]) {
+  for (int j = 0; j < 4; ++j) {
+    q[j] = static_cast<uint8_t>((sc[j] & 63) | ((sc[j + 4] >> 4) << 6));
+    q[j + 4] = static_cast<uint8_t>((m[j] & 63) | ((m[j + 4] >> 4) << 6));
+    q[j + 8] = static_cast<uint8_t>((sc[j + 4] & 0xF) | ((m[j + 4] & 0xF) << 4));
+  }
+}
+
+void deinterleave_q4k_block(const uint8_t* src, int64_t r, BlockQ4_K& b) {
+  std::memcpy(&b.d, src + 2 * r, 2);
+  std::memcpy(&b.dmin, src + 8 + 2 * r, 2);
+  uint8_t sc[8], m[8];
+  for (int j = 0; j < 8; ++j) {
+    sc[j] = src[kQ4KScalesAt + q4k_scale_index(r, j)];
+    m[j] = src[kQ4KMinsAt + q4k_scale_index(r, j)];
+  }
+  pack_scales_k4(sc, m, b.scales);
+  for (int g = 0; g < 4; ++g) {
+    for (int half = 0; half < 2; ++half) std::memcpy(b.qs + 32 * g + 16 * half, src + q4k_code_offset(r, g, half), 16);
+  }
+}
+
+void interleave_group_q4k(const uint8_t* src, int64_t rows, int64_t n, int64_t g, uint8_t* dst) {
+  const int64_t nsb = n / kQK_K;
+  std::memset(dst, 0, static_cast<size_t>(nsb) * kQ4KGroupBytes);
+  for (int64_t r = 0; r < kInterleaveRows && g * kInterleaveRows + r < rows; ++r) {
+    const auto* row = reinterpret_cast<const BlockQ4_K*>(src) + (g * kInterleaveRows + r) * nsb;
+    for (int64_t i = 0; i < nsb; ++i) {
+      BlockQ4_K b;
+      std::memcpy(&b, row + i, sizeof b);
+      interleave_q4k_block(b, r, dst + static_cast<size_t>(i) * kQ4KGroupBytes);
+    }
+  }
+}
+
+void deinterleave_row_q4k(const uint8_t* interleaved, int64_t n, int64_t r, uint8_t* dst) {
+  const int64_t nsb = n / kQK_K;
+  const uint8_t* group = interleaved + static_cast<size_t>(r / kInterleaveRows * nsb) * kQ4KGroupBytes;
+  for (int64_t i = 0; i < nsb; ++i) {
+    BlockQ4_K b;
+    deinterleave_q4k_block(group + static_cast<size_t>(i) * kQ4KGroupBytes, r % kInterleaveRows, b);
+    std::memcpy(dst + static_cast<size_t>(i) * sizeof b, &b, sizeof b);
+  }
+}
+
 }  // namespace
 
-bool interleave_supported(DType type) { return type == DType::Q4_0 || type == DType::Q5_0 || type == DType::Q8_0; }
+bool interleave_supported(DType type) {
+  return type == DType::Q4_0 || type == DType::Q5_0 || type == DType::Q8_0 || type == DType::Q4_K;
+}
 
 bool interleave_preferred(DType type, Isa isa) {
   if (!interleave_supported(type) || isa > detected_isa()) return false;
@@ -62,6 +132,7 @@ bool interleave_preferred(DType type, Isa isa) {
 }
 
 size_t interleaved_group_bytes(DType type, int64_t n) {
+  if (type == DType::Q4_K) return static_cast<size_t>(n / kQK_K) * kQ4KGroupBytes;
   const Format f = format_of(type);
   const int64_t nb = n / kQK, tiles = (nb + kTileBlocks - 1) / kTileBlocks;
   return static_cast<size_t>(tiles) * kScaleBytes + static_cast<size_t>(nb) * f.area();
@@ -72,6 +143,7 @@ size_t interleaved_bytes(DType type, int64_t rows, int64_t n) {
 }
 
 void interleave_group(DType type, const uint8_t* src, int64_t rows, int64_t n, int64_t g, uint8_t* dst) {
+  if (type == DType::Q4_K) return interleave_group_q4k(src, rows, n, g, dst);
   const Format f = format_of(type);
   const int64_t nb = n / kQK;
   const size_t row_size = static_cast<size_t>(nb) * f.block_bytes;
@@ -93,6 +165,7 @@ void interleave_group(DType type, const uint8_t* src, int64_t rows, int64_t n, i
 }
 
 void deinterleave_row(DType type, const uint8_t* interleaved, int64_t n, int64_t r, uint8_t* dst) {
+  if (type == DType::Q4_K) return deinterleave_row_q4k(interleaved, n, r, dst);
   const Format f = format_of(type);
   const int64_t nb = n / kQK, rg = r % kInterleaveRows;
   const uint8_t* group = interleaved + static_cast<size_t>(r / kInterleaveRows) * interleaved_group_bytes(type, n);

@@ -15,6 +15,11 @@
 // A group of full rows takes exactly the bytes of its four rows in the file when the row's
 // block count is a multiple of four (more otherwise: the tail tile's 32 scale bytes).
 //
+// Q4_K is laid out per 256-element super-block instead: the four rows' d and dmin (F16), their
+// 6-bit sub-block scales and mins unpacked to bytes (so the kernel converts them with one
+// widening load), and the codes of each 64-element group as two vectors whose lane r holds
+// 16 bytes of row r. 592 bytes per super-block of four rows, 2.8% more than the file's 576.
+//
 // The copy is an acceleration structure only: the original rows stay valid and every other
 // reader keeps using them; readers that want to leave the original pages untouched (prefill
 // packing, embedding lookup) read rows back with deinterleave_row.
@@ -31,7 +36,7 @@ struct TensorView;
 
 constexpr int64_t kInterleaveRows = 4;
 
-// Whether `type` has an interleaved layout (Q4_0, Q5_0, Q8_0).
+// Whether `type` has an interleaved layout (Q4_0, Q5_0, Q8_0, Q4_K).
 bool interleave_supported(DType type);
 // Whether decode with `isa` has a kernel for the interleaved layout of `type`: only then is
 // interleaving worth its copy.

@@ -407,6 +407,49 @@ void dot_x4_512(const uint8_t* g, int n_rows, const ActRow& act, int64_t n, floa
   store_row_sums(_mm512_fmadd_ps(corr, _mm512_set1_ps(X::kOffset), acc), n_rows, y);
 }
 
+// Q4_K from the interleaved copy (kernels/interleave.h): per super-block of the four rows,
+// the sub-block scales and mins arrive as bytes in lane-per-row order (one widening load per
+// half super-block), and each 64-element group's codes as two vectors whose lane r is row r.
+// Result = Σ_j d·sc_j·d_a·Σ(q·a) − Σ_j dmin·m_j·ds_j, as in dot_kx512.
+void dot_x4_q4k_512(const uint8_t* g, int n_rows, const ActRow& act, int64_t n, float* y) {
+  constexpr int64_t kGroupBytes = 80 + 512;
+  const QuantRow& a = act.q;
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  const __m512i row_of_lane = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+  __m512 acc = _mm512_setzero_ps(), corr = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n / 256; ++i, g += kGroupBytes) {
+    const __m512 d = _mm512_permutexvar_ps(row_of_lane, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(g)))));
+    const __m512 dmin = _mm512_permutexvar_ps(row_of_lane, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(g + 8)))));
+    const float* ad = a.d + 8 * i;
+    const float* ads = a.ds + 8 * i;
+    __m512 scale[2];
+    for (int h = 0; h < 2; ++h) {
+      const __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g + 16 + 16 * h))));
+      const __m512 mn = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g + 48 + 16 * h))));
+      scale[h] = _mm512_mul_ps(_mm512_mul_ps(sc, d), _mm512_broadcast_f32x4(_mm_loadu_ps(ad + 4 * h)));
+      corr = _mm512_fmadd_ps(_mm512_mul_ps(mn, dmin), _mm512_broadcast_f32x4(_mm_loadu_ps(ads + 4 * h)), corr);
+    }
+    const uint8_t* codes = g + 80;
+    const int8_t* aq = a.qs + 256 * i;
+    // Group k: sub-blocks 2k (low nibbles) and 2k+1 (high nibbles), elements 64k .. 64k+63.
+    auto group = [&](int k, __m512 sc_lo, __m512 sc_hi) {
+      const __m512i x0 = _mm512_loadu_si512(codes + 128 * k), x1 = _mm512_loadu_si512(codes + 128 * k + 64);
+      const int8_t* ak = aq + 64 * k;
+      __m512i lo = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(x0, m4), bcast16(ak));
+      lo = _mm512_dpbusd_epi32(lo, _mm512_and_si512(x1, m4), bcast16(ak + 16));
+      __m512i hi = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(_mm512_srli_epi16(x0, 4), m4), bcast16(ak + 32));
+      hi = _mm512_dpbusd_epi32(hi, _mm512_and_si512(_mm512_srli_epi16(x1, 4), m4), bcast16(ak + 48));
+      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo), sc_lo, acc);
+      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi), sc_hi, acc);
+    };
+    group(0, _mm512_permute_ps(scale[0], 0x00), _mm512_permute_ps(scale[0], 0x55));
+    group(1, _mm512_permute_ps(scale[0], 0xAA), _mm512_permute_ps(scale[0], 0xFF));
+    group(2, _mm512_permute_ps(scale[1], 0x00), _mm512_permute_ps(scale[1], 0x55));
+    group(3, _mm512_permute_ps(scale[1], 0xAA), _mm512_permute_ps(scale[1], 0xFF));
+  }
+  store_row_sums(_mm512_sub_ps(acc, corr), n_rows, y);
+}
+
 // Q4_K / Q5_K: a 64-element group (two sub-blocks) per vector, scales per super-block.
 template <class Block, bool kFive>
 float dot_kx512(const void* w, const ActRow& a, int64_t n) {
@@ -866,6 +909,7 @@ constexpr IsaKernels make_table() {
   k.vec_dot_x4[static_cast<int>(WSlot::Q8_0)] = dot_x4_512<X4Q8_0>;
   k.vec_dot_x4[static_cast<int>(WSlot::Q4_0)] = dot_x4_512<X4Q4_0>;
   k.vec_dot_x4[static_cast<int>(WSlot::Q5_0)] = dot_x4_512<X4Q5_0>;
+  k.vec_dot_x4[static_cast<int>(WSlot::Q4_K)] = dot_x4_q4k_512;
   return k;
 }
 
