@@ -98,15 +98,18 @@ void plan(std::span<const AttentionQuery> queries, const AttentionShape& s, cons
 
 // Runs one item: every KV head and row tile over the item's positions, block by block with
 // the KV heads interleaved, so each cache row (all heads, kv_dim wide) is consumed at once
-// and the item reads memory as one dense stream.
+// and the item reads memory as one dense stream (the kernels prefetch ahead within the item).
 void run_item(const WorkItem& w, const AttentionQuery& q, const AttentionShape& s, const Tiling& tl,
               AttnPartialFn kernel, float* partials) {
   const int64_t hd = s.head_dim;
   const bool f16 = q.kv.type == DType::F16;
   const int64_t esize = f16 ? 2 : 4;
   const int64_t n_states = s.n_head_kv * tl.n_tiles;
-  std::vector<float>& scratch = worker_scratch(attn_scratch_floats(hd) + 2 * kAttnMaxRows * n_states);
+  const int64_t q_prep_floats = attn_q_prep_floats(hd);
+  std::vector<float>& scratch =
+      worker_scratch(attn_scratch_floats(hd) + (2 * kAttnMaxRows + q_prep_floats) * n_states);
   float* ml = scratch.data() + attn_scratch_floats(hd);  // m, l per (KV head, tile) of a direct item
+  float* q_prep = ml + 2 * kAttnMaxRows * n_states;       // per (KV head, tile)
   for (int64_t b0 = w.p0; b0 < w.p1; b0 += kAttnBlock) {
     const int64_t b1 = std::min(w.p1, b0 + kAttnBlock);
     for (int64_t h = 0; h < s.n_head_kv; ++h) {
@@ -135,6 +138,8 @@ void run_item(const WorkItem& w, const AttentionQuery& q, const AttentionShape& 
         }
         j.init = b0 == w.p0;
         j.scratch = scratch.data();
+        j.q_prep = q_prep + state * q_prep_floats;
+        j.prefetch_end = w.p1;
         kernel(j);
       }
     }
