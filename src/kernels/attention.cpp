@@ -79,7 +79,10 @@ void plan(std::span<const AttentionQuery> queries, const AttentionShape& s, cons
   const int64_t item_floats = s.n_head_kv * tiling(s).n_tiles * tiling(s).state_floats(s.head_dim);
   b.items.clear();
   size_t partial_floats = 0;
-  for (size_t t = 0; t < queries.size(); ++t) {
+  // Last queries first (in a prefill they attend to the most positions, so the pool's tail is
+  // short); the position ranges of one query in order, so a thread that runs consecutive
+  // items continues where its last one ended (and prefetches across, see run_item).
+  for (size_t t = queries.size(); t-- > 0;) {
     const int64_t n_pos = queries[t].n_pos;
     if (n_pos <= 0) continue;
     const int64_t splits = n_splits(n_pos, static_cast<int64_t>(queries.size()), opt);
@@ -98,15 +101,21 @@ void plan(std::span<const AttentionQuery> queries, const AttentionShape& s, cons
 
 // Runs one item: every KV head and row tile over the item's positions, block by block with
 // the KV heads interleaved, so each cache row (all heads, kv_dim wide) is consumed at once
-// and the item reads memory as one dense stream.
+// and the item reads memory as one dense stream (the kernels prefetch ahead within the item).
 void run_item(const WorkItem& w, const AttentionQuery& q, const AttentionShape& s, const Tiling& tl,
               AttnPartialFn kernel, float* partials) {
   const int64_t hd = s.head_dim;
   const bool f16 = q.kv.type == DType::F16;
   const int64_t esize = f16 ? 2 : 4;
   const int64_t n_states = s.n_head_kv * tl.n_tiles;
-  std::vector<float>& scratch = worker_scratch(attn_scratch_floats(hd) + 2 * kAttnMaxRows * n_states);
+  const int64_t q_prep_floats = attn_q_prep_floats(hd);
+  std::vector<float>& scratch =
+      worker_scratch(attn_scratch_floats(hd) + (2 * kAttnMaxRows + q_prep_floats) * n_states);
   float* ml = scratch.data() + attn_scratch_floats(hd);  // m, l per (KV head, tile) of a direct item
+  float* q_prep = ml + 2 * kAttnMaxRows * n_states;       // per (KV head, tile)
+  // A split item's thread most often runs the next range of the query next (the pool hands
+  // out consecutive items), so the kernels may prefetch that range's first block too.
+  const int64_t prefetch_end = w.partial >= 0 ? std::min(q.n_pos, w.p1 + kAttnBlock) : w.p1;
   for (int64_t b0 = w.p0; b0 < w.p1; b0 += kAttnBlock) {
     const int64_t b1 = std::min(w.p1, b0 + kAttnBlock);
     for (int64_t h = 0; h < s.n_head_kv; ++h) {
@@ -135,6 +144,8 @@ void run_item(const WorkItem& w, const AttentionQuery& q, const AttentionShape& 
         }
         j.init = b0 == w.p0;
         j.scratch = scratch.data();
+        j.q_prep = q_prep + state * q_prep_floats;
+        j.prefetch_end = prefetch_end;
         kernel(j);
       }
     }
@@ -187,11 +198,7 @@ void attention(std::span<const AttentionQuery> queries, const AttentionShape& s,
   plan(queries, s, opt, b);
   const auto n_items = static_cast<int64_t>(b.items.size());
   float* partials = b.partials.data();
-  // Last items first: in a prefill they attend to the most positions, so the pool's tail is short.
-  pool.parallel_for(n_items, [&](int64_t i, int) {
-    const WorkItem& w = b.items[n_items - 1 - i];
-    run_item(w, queries[w.query], s, tl, kernel, partials);
-  });
+  pool.parallel_for(n_items, [&](int64_t i, int) { run_item(b.items[i], queries[b.items[i].query], s, tl, kernel, partials); });
   for (int64_t i = 0; i < n_items;) {
     int64_t n = 1;
     if (b.items[i].partial >= 0) {

@@ -1,7 +1,11 @@
 // AVX2 + FMA + F16C attention kernel (compiled with -mavx2 -mfma -mf16c; reached only through
-// attn_partial_avx2() after a run-time CPU check). The same scheme as attention_avx512.cpp
-// with 8-wide vectors: q in registers, 8 keys' partial-sum vectors reduced together by hadd, a vector exp
-// for the online softmax, and V broadcast-accumulated into every row of the group at once.
+// attn_partial_avx2() after a run-time CPU check). The dot-in-lanes scheme of
+// attention_avx512.cpp with 8-wide vectors: q in registers, 8 keys' partial-sum vectors
+// reduced together by hadd, a vector exp for the online softmax, and V broadcast-accumulated
+// into every row of the group at once, the softmax's correction factor applied when the
+// accumulators are loaded. The kernel prefetches its head's cache rows one block ahead.
+// (AVX-512's rows-in-lanes scores do not pay here: with 8 lanes each FMA needs its own
+// broadcast load, and those, not the FMAs, set the speed — measured slower for every group.)
 // The last chunk of an odd head_dim uses maskload/maskstore (F32) or a small copy (F16).
 #include <immintrin.h>
 
@@ -19,6 +23,9 @@ __m256i tail_mask(int64_t n) {
 #include "kernels/simd_exp_avx2.inl"
 
 float exp_scalar(float x) { return _mm256_cvtss_f32(exp_ps(_mm256_set1_ps(x))); }
+
+// How far ahead of the scores loop the cache rows are prefetched, in positions.
+constexpr int64_t kPrefetchAhead = kAttnBlock;
 
 float hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -125,8 +132,28 @@ void convert_keys(const uint16_t* k, int64_t ks, int64_t nb, int64_t hd, float* 
   }
 }
 
-// Online-softmax update of one row: s[0..nb) becomes e^(s − m_new); acc, m, l follow.
-void softmax_update(float* s, int64_t nb, float* acc, int64_t hd, float& m, float& l) {
+// Brings this head's slice of the K and V rows of positions [p0, p1) ∩ [.., prefetch_end)
+// towards L2 (esize bytes per element). Always inlined: GCC counts prefetches as free of side
+// effects, so a separate function of nothing but prefetches is deemed pure and its calls are
+// deleted.
+[[gnu::always_inline]] inline void prefetch_positions(const AttnJob& j, int64_t esize, int64_t p0, int64_t p1) {
+  if (p1 > j.prefetch_end) p1 = j.prefetch_end;
+  const int64_t row_bytes = j.head_dim * esize, stride_bytes = j.stride * esize;
+  const auto* k = static_cast<const char*>(j.k);
+  const intptr_t v_minus_k = static_cast<const char*>(j.v) - k;
+  for (int64_t p = p0; p < p1; ++p) {
+    const auto first = reinterpret_cast<uintptr_t>(k + p * stride_bytes) & ~uintptr_t{63};
+    const auto end = reinterpret_cast<uintptr_t>(k + p * stride_bytes + row_bytes);
+    for (uintptr_t a = first; a < end; a += 64) {
+      __builtin_prefetch(reinterpret_cast<const char*>(a), 0, 2);
+      __builtin_prefetch(reinterpret_cast<const char*>(a) + v_minus_k, 0, 2);
+    }
+  }
+}
+
+// Online-softmax update of one row (scores s[0..nb)): s becomes e^(s − m_new), m and l
+// follow, and corr = e^(m_old − m_new) is what acc must be scaled by.
+void row_softmax(float* s, int64_t nb, float& m, float& l, float& corr) {
   const __m256 ninf = _mm256_set1_ps(-INFINITY);
   __m256 mx = ninf;
   for (int64_t p = 0; p < nb; p += 8) {
@@ -137,11 +164,7 @@ void softmax_update(float* s, int64_t nb, float* acc, int64_t hd, float& m, floa
   }
   const float bmax = hmax(mx);
   const float m_new = bmax > m ? bmax : m;
-  const float corr = m == -INFINITY ? 0.0f : exp_scalar(m - m_new);
-  if (corr != 1.0f) {
-    const __m256 c = _mm256_set1_ps(corr);
-    for (int64_t d = 0; d < hd; d += 8) store_f32(acc + d, hd - d, _mm256_mul_ps(load_f32(acc + d, hd - d), c));
-  }
+  corr = m == -INFINITY ? 0.0f : exp_scalar(m - m_new);
   const __m256 vm = _mm256_set1_ps(m_new);
   __m256 sum = _mm256_setzero_ps();
   for (int64_t p = 0; p < nb; p += 8) {
@@ -155,23 +178,26 @@ void softmax_update(float* s, int64_t nb, float* acc, int64_t hd, float& m, floa
   m = m_new;
 }
 
+// ---- V ----
+
 template <bool F16>
 __m256 load_v(const void* v, int64_t off, int64_t n) {
   if constexpr (F16) return load_f16(static_cast<const uint16_t*>(v) + off, n);
   else return load_f32(static_cast<const float*>(v) + off, n);
 }
 
-// acc[r] += Σ_p w[r][p]·v_p for NQ rows (w rows kAttnBlock apart, acc rows hd apart). U
-// positions in flight with their own accumulators keep enough FMA chains when NQ is small.
+// acc[r] = corr[r]·acc[r] + Σ_p w[r][p]·v_p for NQ rows (w rows kAttnBlock apart, acc rows hd
+// apart). U positions in flight with their own accumulators keep enough FMA chains when NQ
+// is small.
 template <int NQ, bool F16>
-void accumulate_v(const float* w, const void* v, int64_t vs, int64_t nb, int64_t hd, float* acc) {
+void accumulate_v(const float* w, const float* corr, const void* v, int64_t vs, int64_t nb, int64_t hd, float* acc) {
   constexpr int U = NQ == 1 ? 8 : NQ == 2 ? 4 : NQ <= 4 ? 2 : 1;
   for (int64_t d = 0; d < hd; d += 8) {
     const int64_t n = hd - d;
     __m256 a[U][NQ];
 #pragma GCC unroll 8
     for (int r = 0; r < NQ; ++r) {
-      a[0][r] = load_f32(acc + r * hd + d, n);
+      a[0][r] = _mm256_mul_ps(load_f32(acc + r * hd + d, n), _mm256_set1_ps(corr[r]));
 #pragma GCC unroll 8
       for (int u = 1; u < U; ++u) a[u][r] = _mm256_setzero_ps();
     }
@@ -201,32 +227,67 @@ void accumulate_v(const float* w, const void* v, int64_t vs, int64_t nb, int64_t
 }
 
 template <bool F16>
-void accumulate_rows(int64_t n_rows, const float* w, const void* v, int64_t vs, int64_t nb, int64_t hd,
-                     float* acc) {
+void accumulate_rows(int64_t n_rows, const float* w, const float* corr, const void* v, int64_t vs, int64_t nb,
+                     int64_t hd, float* acc) {
   switch (n_rows) {
-    case 1: return accumulate_v<1, F16>(w, v, vs, nb, hd, acc);
-    case 2: return accumulate_v<2, F16>(w, v, vs, nb, hd, acc);
-    case 3: return accumulate_v<3, F16>(w, v, vs, nb, hd, acc);
-    case 4: return accumulate_v<4, F16>(w, v, vs, nb, hd, acc);
-    case 5: return accumulate_v<5, F16>(w, v, vs, nb, hd, acc);
-    case 6: return accumulate_v<6, F16>(w, v, vs, nb, hd, acc);
-    case 7: return accumulate_v<7, F16>(w, v, vs, nb, hd, acc);
-    default: return accumulate_v<8, F16>(w, v, vs, nb, hd, acc);
+    case 1: return accumulate_v<1, F16>(w, corr, v, vs, nb, hd, acc);
+    case 2: return accumulate_v<2, F16>(w, corr, v, vs, nb, hd, acc);
+    case 3: return accumulate_v<3, F16>(w, corr, v, vs, nb, hd, acc);
+    case 4: return accumulate_v<4, F16>(w, corr, v, vs, nb, hd, acc);
+    case 5: return accumulate_v<5, F16>(w, corr, v, vs, nb, hd, acc);
+    case 6: return accumulate_v<6, F16>(w, corr, v, vs, nb, hd, acc);
+    case 7: return accumulate_v<7, F16>(w, corr, v, vs, nb, hd, acc);
+    default: return accumulate_v<8, F16>(w, corr, v, vs, nb, hd, acc);
+  }
+}
+
+// ---- one call ----
+
+void init_state(const AttnJob& j) {
+  for (int64_t r = 0; r < j.n_rows; ++r) {
+    j.m[r] = -INFINITY;
+    j.l[r] = 0.0f;
+    for (int64_t d = 0; d < j.head_dim; d += 8) store_f32(j.acc + r * j.head_dim + d, j.head_dim - d, _mm256_setzero_ps());
+  }
+}
+
+void finalize_state(const AttnJob& j) {
+  for (int64_t r = 0; r < j.n_rows; ++r) {
+    const __m256 inv = _mm256_set1_ps(1.0f / j.l[r]);
+    for (int64_t d = 0; d < j.head_dim; d += 8) {
+      float* a = j.acc + r * j.head_dim + d;
+      store_f32(a, j.head_dim - d, _mm256_mul_ps(load_f32(a, j.head_dim - d), inv));
+    }
+  }
+}
+
+// Scores and softmax of one block [b0, b0 + nb) by the dot-in-lanes scheme: scores[r][p].
+void row_block(const AttnJob& j, int64_t esize, const float* kb, int64_t ks, int64_t b0, int64_t nb, float* scores,
+               float* corr) {
+  const ScoresFn scores_fn = scores_for(j.head_dim);
+  for (int64_t r = 0; r < j.n_rows; ++r) {
+    // This row's share of the rows to prefetch.
+    const int64_t ahead = b0 + kPrefetchAhead;
+    prefetch_positions(j, esize, ahead + r * nb / j.n_rows, ahead + (r + 1) * nb / j.n_rows);
+    float* s = scores + r * kAttnBlock;
+    scores_fn(j.q + r * j.head_dim, kb, ks, nb, j.head_dim, j.scale, s);
+    row_softmax(s, nb, j.m[r], j.l[r], corr[r]);
   }
 }
 
 template <bool F16>
 void partial(const AttnJob& j) {
   static_assert(kAttnMaxRows == 8, "accumulate_rows has a case per row count");
-  const int64_t hd = j.head_dim;
-  float* keys = j.scratch;                     // [kAttnBlock, hd] (F16 cache)
-  float* scores = j.scratch + kAttnBlock * hd;  // [n_rows, kAttnBlock]
-  for (int64_t r = 0; j.init && r < j.n_rows; ++r) {
-    j.m[r] = -INFINITY;
-    j.l[r] = 0.0f;
-    for (int64_t d = 0; d < hd; d += 8) store_f32(j.acc + r * hd + d, hd - d, _mm256_setzero_ps());
+  const int64_t hd = j.head_dim, esize = F16 ? 2 : 4;
+  float* keys = j.scratch;                                  // [kAttnBlock, hd] (F16 cache)
+  float* scores = keys + kAttnBlock * hd;                   // [n_rows][kAttnBlock]
+  float* corr = scores + kAttnMaxRows * (kAttnBlock + 16);  // [8]
+  if (j.init) {
+    // The item's first rows: asked for all at once, the memory system fetches them in
+    // parallel instead of as the score loop reaches them.
+    prefetch_positions(j, esize, j.p0, j.p0 + kPrefetchAhead);
+    init_state(j);
   }
-  const ScoresFn scores_fn = scores_for(hd);
   for (int64_t b0 = j.p0; b0 < j.p1; b0 += kAttnBlock) {
     const int64_t nb = j.p1 - b0 < kAttnBlock ? j.p1 - b0 : kAttnBlock;
     const float* kb = keys;
@@ -237,24 +298,11 @@ void partial(const AttnJob& j) {
       kb = static_cast<const float*>(j.k) + b0 * j.stride;
       ks = j.stride;
     }
-    for (int64_t r = 0; r < j.n_rows; ++r) {
-      float* s = scores + r * kAttnBlock;
-      scores_fn(j.q + r * hd, kb, ks, nb, hd, j.scale, s);
-      softmax_update(s, nb, j.acc + r * hd, hd, j.m[r], j.l[r]);
-    }
-    const void* vb = F16 ? static_cast<const void*>(static_cast<const uint16_t*>(j.v) + b0 * j.stride)
-                         : static_cast<const void*>(static_cast<const float*>(j.v) + b0 * j.stride);
-    accumulate_rows<F16>(j.n_rows, scores, vb, j.stride, nb, hd, j.acc);
+    const void* vb = static_cast<const char*>(j.v) + b0 * j.stride * esize;
+    row_block(j, esize, kb, ks, b0, nb, scores, corr);
+    accumulate_rows<F16>(j.n_rows, scores, corr, vb, j.stride, nb, hd, j.acc);
   }
-  if (j.finalize) {
-    for (int64_t r = 0; r < j.n_rows; ++r) {
-      const __m256 inv = _mm256_set1_ps(1.0f / j.l[r]);
-      for (int64_t d = 0; d < hd; d += 8) {
-        float* a = j.acc + r * hd + d;
-        store_f32(a, hd - d, _mm256_mul_ps(load_f32(a, hd - d), inv));
-      }
-    }
-  }
+  if (j.finalize) finalize_state(j);
 }
 
 void attn_partial(const AttnJob& j) {

@@ -15,10 +15,15 @@ constexpr int64_t kAttnBlock = 64;
 constexpr int64_t kAttnMaxRows = 8;
 
 // Floats of per-thread scratch a work item needs: the block's keys converted to F32 (F16
-// cache) and the block's scores per row, with room for one vector past the end.
+// cache), the block's scores (per row, with room for one vector past the end), and one
+// correction factor per row.
 inline int64_t attn_scratch_floats(int64_t head_dim) {
-  return kAttnBlock * head_dim + kAttnMaxRows * (kAttnBlock + 16);
+  return kAttnBlock * head_dim + kAttnMaxRows * (kAttnBlock + 16) + 16;
 }
+
+// Floats of a state's prepared query (AttnJob::q_prep): up to 8 rows × head_dim rounded up
+// to even, in whatever layout the kernel's score loop wants.
+inline int64_t attn_q_prep_floats(int64_t head_dim) { return kAttnMaxRows * (head_dim + 1) + 16; }
 
 // One kernel call: n_rows query rows against positions [p0, p1) of one KV head. It updates
 // the online-softmax state, per row r, over the positions seen so far (these, and those of
@@ -41,6 +46,11 @@ struct AttnJob {
   bool init = true;
   bool finalize = false;
   float* scratch = nullptr;  // attn_scratch_floats(head_dim) floats
+  // attn_q_prep_floats(head_dim) floats kept with the state: the kernel may store its form of
+  // q (and the scale) there when `init` and reuse it on the state's later calls.
+  float* q_prep = nullptr;
+  // Positions in [p1, prefetch_end) are read by the next calls: the kernel may prefetch them.
+  int64_t prefetch_end = 0;
 };
 
 using AttnPartialFn = void (*)(const AttnJob& job);
