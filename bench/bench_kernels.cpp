@@ -66,14 +66,15 @@ std::shared_ptr<Matrix> make_matrix(DType type, int64_t cols, int64_t rows, bool
   m->view.nbytes = m->bytes.size();
   // TRELLIS_BENCH_HOT=1: a single copy (cache-resident when small), to see compute limits.
   const bool hot = std::getenv("TRELLIS_BENCH_HOT") != nullptr;
-  std::vector<uint8_t> layout = m->bytes;
+  std::vector<uint8_t> copy;  // the interleaved layout, when asked for
   if (interleaved) {
     const size_t gb = interleaved_group_bytes(type, cols);
-    layout.assign(interleaved_bytes(type, rows, cols), 0);
+    copy.assign(interleaved_bytes(type, rows, cols), 0);
     for (int64_t g = 0; g * kInterleaveRows < rows; ++g) {
-      interleave_group(type, m->bytes.data(), rows, cols, g, layout.data() + static_cast<size_t>(g) * gb);
+      interleave_group(type, m->bytes.data(), rows, cols, g, copy.data() + static_cast<size_t>(g) * gb);
     }
   }
+  const std::vector<uint8_t>& layout = interleaved ? copy : m->bytes;
   const size_t n_copies = hot ? 1 : std::max<size_t>(1, (size_t{256} << 20) / layout.size());
   const size_t stride = (layout.size() + 4095) / 4096 * 4096;
   static std::vector<uint8_t> arena;  // one matrix's copies alive at a time

@@ -98,6 +98,19 @@ inline void get_scale_min_k4(int j, const uint8_t* q, uint8_t* sc, uint8_t* m) {
   }
 }
 
+// The inverse: stores the 6-bit scale and min (< 64) of sub-block j, keeping the bits that
+// belong to other sub-blocks.
+inline void set_scale_min_k4(int j, uint8_t sc, uint8_t m, uint8_t* q) {
+  if (j < 4) {
+    q[j] = static_cast<uint8_t>((q[j] & 0xC0) | sc);
+    q[j + 4] = static_cast<uint8_t>((q[j + 4] & 0xC0) | m);
+  } else {
+    q[j + 4] = static_cast<uint8_t>((sc & 0xF) | ((m & 0xF) << 4));
+    q[j - 4] = static_cast<uint8_t>((q[j - 4] & 63) | ((sc >> 4) << 6));
+    q[j] = static_cast<uint8_t>((q[j] & 63) | ((m >> 4) << 6));
+  }
+}
+
 // Scalar reference routines; `nb` counts blocks. Quantizers follow ggml's reference
 // quantizers (quantize_row_*_ref) so the output matches the standard tools.
 void dequantize_q4_0(const BlockQ4_0* x, float* y, int64_t nb);

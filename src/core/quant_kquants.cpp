@@ -148,14 +148,7 @@ void quantize_kx_superblock(const float* x, int nmax, float rmin, int nstep, uin
   for (int j = 0; j < 8; ++j) {
     const int ls = std::clamp(nearest_int(inv_scale * scales[j]), 0, 63);
     const int lm = std::clamp(nearest_int(inv_min * mins[j]), 0, 63);
-    if (j < 4) {
-      scales_out[j] = static_cast<uint8_t>(ls);
-      scales_out[j + 4] = static_cast<uint8_t>(lm);
-    } else {
-      scales_out[j + 4] = static_cast<uint8_t>((ls & 0xF) | ((lm & 0xF) << 4));
-      scales_out[j - 4] |= static_cast<uint8_t>((ls >> 4) << 6);
-      scales_out[j] |= static_cast<uint8_t>((lm >> 4) << 6);
-    }
+    set_scale_min_k4(j, static_cast<uint8_t>(ls), static_cast<uint8_t>(lm), scales_out);
   }
   *d_out = fp32_to_fp16(max_scale / 63.f);
   *dmin_out = fp32_to_fp16(max_min / 63.f);

@@ -73,24 +73,13 @@ void interleave_q4k_block(const BlockQ4_K& b, int64_t r, uint8_t* dst) {
   }
 }
 
-// The inverse of get_scale_min_k4: the 12 bytes hold every bit of the 16 six-bit values.
-void pack_scales_k4(const uint8_t sc[8], const uint8_t m[8], uint8_t q[12]) {
-  for (int j = 0; j < 4; ++j) {
-    q[j] = static_cast<uint8_t>((sc[j] & 63) | ((sc[j + 4] >> 4) << 6));
-    q[j + 4] = static_cast<uint8_t>((m[j] & 63) | ((m[j + 4] >> 4) << 6));
-    q[j + 8] = static_cast<uint8_t>((sc[j + 4] & 0xF) | ((m[j + 4] & 0xF) << 4));
-  }
-}
-
 void deinterleave_q4k_block(const uint8_t* src, int64_t r, BlockQ4_K& b) {
   std::memcpy(&b.d, src + 2 * r, 2);
   std::memcpy(&b.dmin, src + 8 + 2 * r, 2);
-  uint8_t sc[8], m[8];
+  std::memset(b.scales, 0, sizeof b.scales);
   for (int j = 0; j < 8; ++j) {
-    sc[j] = src[kQ4KScalesAt + q4k_scale_index(r, j)];
-    m[j] = src[kQ4KMinsAt + q4k_scale_index(r, j)];
+    set_scale_min_k4(j, src[kQ4KScalesAt + q4k_scale_index(r, j)], src[kQ4KMinsAt + q4k_scale_index(r, j)], b.scales);
   }
-  pack_scales_k4(sc, m, b.scales);
   for (int g = 0; g < 4; ++g) {
     for (int half = 0; half < 2; ++half) std::memcpy(b.qs + 32 * g + 16 * half, src + q4k_code_offset(r, g, half), 16);
   }
@@ -127,8 +116,7 @@ bool interleave_supported(DType type) {
 
 bool interleave_preferred(DType type, Isa isa) {
   if (!interleave_supported(type) || isa > detected_isa()) return false;
-  const IsaKernels& k = isa == Isa::Avx512 ? avx512_kernels() : isa == Isa::Avx2 ? avx2_kernels() : scalar_kernels();
-  return k.vec_dot_x4[weight_slot(type)] != nullptr;
+  return isa_kernels(isa).vec_dot_x4[weight_slot(type)] != nullptr;
 }
 
 size_t interleaved_group_bytes(DType type, int64_t n) {

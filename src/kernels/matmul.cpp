@@ -69,15 +69,6 @@ Scratch& tile_scratch() {
   return s;
 }
 
-const IsaKernels& kernels_for(Isa isa) {
-  switch (isa) {
-    case Isa::Avx512: return avx512_kernels();
-    case Isa::Avx2: return avx2_kernels();
-    case Isa::Scalar: break;
-  }
-  return scalar_kernels();
-}
-
 Isa resolve_isa(const MatmulOptions& opt) {
   const Isa isa = opt.isa.value_or(active_isa());
   return isa > detected_isa() ? detected_isa() : isa;
@@ -232,11 +223,20 @@ void matmul_generic(const TensorView& w, const float* x, int64_t n_tokens, float
 
 }  // namespace
 
+const IsaKernels& isa_kernels(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return avx512_kernels();
+    case Isa::Avx2: return avx2_kernels();
+    case Isa::Scalar: break;
+  }
+  return scalar_kernels();
+}
+
 bool matmul_has_fast_path(DType type) { return weight_slot(type) >= 0; }
 
 bool matmul_has_gemm(DType type, Isa isa) {
   const int slot = weight_slot(type);
-  return slot >= 0 && isa <= detected_isa() && kernels_for(isa).gemm[slot].valid();
+  return slot >= 0 && isa <= detected_isa() && isa_kernels(isa).gemm[slot].valid();
 }
 
 namespace {
@@ -257,7 +257,7 @@ void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, Thr
     matmul_generic(w, x, n_tokens, y, pool);
     return;
   }
-  const IsaKernels& k = kernels_for(resolve_isa(opt));
+  const IsaKernels& k = isa_kernels(resolve_isa(opt));
   if (use_gemm(k, slot, n_tokens, opt)) {
     matmul_gemm(k.gemm[slot], w, x, n_tokens, y, pool);
   } else {
@@ -269,7 +269,7 @@ void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, Thr
 void matmul_multi(std::span<const MatmulOut> outs, const float* x, int64_t n_tokens, ThreadPool& pool,
                   const MatmulOptions& opt) {
   if (n_tokens <= 0 || outs.empty()) return;
-  const IsaKernels& k = kernels_for(resolve_isa(opt));
+  const IsaKernels& k = isa_kernels(resolve_isa(opt));
   VecDotJob jobs[kMaxMatmulOuts];
   bool together = outs.size() <= kMaxMatmulOuts;
   for (size_t i = 0; together && i < outs.size(); ++i) {

@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "core/dtype.h"
+#include "kernels/cpu_features.h"
 
 namespace trellis {
 
@@ -99,5 +100,7 @@ struct IsaKernels {
 const IsaKernels& scalar_kernels();
 const IsaKernels& avx2_kernels();
 const IsaKernels& avx512_kernels();
+// The table of `isa` (which the CPU must have).
+const IsaKernels& isa_kernels(Isa isa);
 
 }  // namespace trellis

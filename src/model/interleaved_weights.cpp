@@ -76,10 +76,8 @@ InterleavedWeights::InterleavedWeights(std::span<TensorView* const> tensors, Isa
   worker();
   for (std::thread& h : helpers) h.join();
   mprotect(base_, bytes_, PROT_READ);  // immutable from here on, like the file's weights
-  n_matrices_ = static_cast<int64_t>(sources.size());
   for (TensorView* t : tensors) {
-    auto it = offset_of.find(t->data);
-    if (it != offset_of.end() && t->valid() && interleave_preferred(t->type, isa)) t->interleaved = base_ + it->second;
+    if (auto it = offset_of.find(t->data); it != offset_of.end()) t->interleaved = base_ + it->second;
   }
 }
 

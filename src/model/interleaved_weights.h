@@ -28,12 +28,10 @@ class InterleavedWeights {
   InterleavedWeights& operator=(const InterleavedWeights&) = delete;
 
   size_t bytes() const { return bytes_; }
-  int64_t n_matrices() const { return n_matrices_; }
 
  private:
   uint8_t* base_ = nullptr;
   size_t bytes_ = 0;
-  int64_t n_matrices_ = 0;
 };
 
 }  // namespace trellis
