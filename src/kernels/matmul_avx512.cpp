@@ -537,6 +537,8 @@ float dot_float512(const void* w, const ActRow& a, int64_t n) {
   __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
   int64_t i = 0;
   for (; i + 64 <= n; i += 64) {
+    // Unrolled so the accumulators stay in registers (GCC 12 otherwise keeps them on the stack).
+#pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) acc[k] = _mm512_fmadd_ps(Load(w, i + 16 * k), _mm512_loadu_ps(a.f + i + 16 * k), acc[k]);
   }
   float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));

@@ -242,6 +242,8 @@ float dot_float(const void* w, const ActRow& a, int64_t n) {
   __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
+    // Unrolled so the accumulators stay in registers (GCC 12 otherwise keeps them on the stack).
+#pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) acc[k] = _mm256_fmadd_ps(Load(w, i + 8 * k), _mm256_loadu_ps(a.f + i + 8 * k), acc[k]);
   }
   for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(Load(w, i), _mm256_loadu_ps(a.f + i), acc[0]);
