@@ -182,8 +182,8 @@ def write_doc(path, rows, checks, elapsed, reps, settings, load, train):
           "int8 dot peak for quantized weights and the FP32 FMA peak for F32/F16/BF16. The tg@d tests start",
           "from a cache filled with random K/V values (`--depth-fill random`): attention does the same work,",
           "and filling 2048 positions through the model would take minutes per model on 2 cores. Decode reads",
-          "Q4_0/Q5_0/Q8_0/Q4_K matrices from the interleaved copy made at load (`kernels/interleave.h`; its",
-          "bytes are counted as the file's). The host's memory bandwidth is shared with other machines: the",
+          "every matrix from the huge-page copy made at load (`model/decode_weights.h`): Q4_0/Q5_0/Q8_0/Q4_K",
+          "interleaved (`kernels/interleave.h`), the others as they are; the bytes counted are the file's. The host's memory bandwidth is shared with other machines: the",
           "same binary varies by ±15% between runs, and a ceiling measured in a slow moment can make a",
           "percentage look better than it is — compare rows of one run, not across runs.", "",
           "| shape | type | size | params | threads | test | t/s | achieved | % of ceiling |",
@@ -207,7 +207,7 @@ def write_doc(path, rows, checks, elapsed, reps, settings, load, train):
         key = f"{r['shape']} {r['model_type']} ({r['model_file_bytes'] / 2**20:.0f} MiB)"
         loads[key] = min(loads.get(key, 1e9), r["load_time_s"])
     L += ["", "Load times (the file read into the page cache first, fastest of the runs; loading for "
-          "inference copies the matrices into the interleaved decode layout; target < 1 s for a 500 MB file): " +
+          "inference copies the matrices into huge pages, interleaved where decode is faster; target < 1 s for a 500 MB file): " +
           ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in loads.items()) + "."]
     L += training_lines(train) + [""]
     with open(path, "w") as f:

@@ -213,17 +213,28 @@ void gen_model(const std::string& type, const std::string& path) {
   ASSERT_EQ(r.exit_code, 0) << r.all();
 }
 
-// Whole model: greedy decoding with the interleaved copies gives bit-identical logits (within
-// float rounding where Q4_K tensors are present).
+// Whole model: greedy decoding with the decode copies (interleaved, or plain copies for F16,
+// F32 and Q6_K) gives bit-identical logits (within float rounding where Q4_K tensors are
+// present).
 TEST(Interleave, ModelLogitsUnchanged) {
   TempDir tmp;
-  for (const char* type : {"Q4_0", "Q5_0", "Q8_0", "Q4_K_M"}) {
+  for (const char* type : {"Q4_0", "Q5_0", "Q8_0", "Q4_K_M", "F16", "F32", "Q6_K"}) {
     const std::string path = tmp.file(std::string("tiny-") + type + ".gguf");
     gen_model(type, path);
     auto plain = Model::load(path);
-    auto fast = Model::load(path, "", {}, ModelLoadOptions{.interleave = true});
+    auto fast = Model::load(path, "", {}, ModelLoadOptions{.decode_copies = true});
     EXPECT_EQ(plain->interleaved_bytes(), 0u);
-    if (interleave_preferred(DType::Q8_0, active_isa())) {
+    EXPECT_EQ(plain->decode_copy_bytes(), 0u);
+    // Every matrix is copied (page-rounded), so the copies hold at least the matrices' bytes.
+    EXPECT_GE(fast->decode_copy_bytes(), fast->layer(0).w_up.nbytes * 3 * fast->hparams().n_layer);
+    const DType up_type = fast->layer(0).w_up.type;
+    if (!interleave_preferred(up_type, active_isa())) {
+      // A plain copy: the view reads it instead of the file, with the same bytes.
+      EXPECT_EQ(fast->layer(0).w_up.interleaved, nullptr);
+      EXPECT_NE(fast->layer(0).w_up.data, plain->layer(0).w_up.data);
+      EXPECT_EQ(0, std::memcmp(fast->layer(0).w_up.data, plain->layer(0).w_up.data, plain->layer(0).w_up.nbytes));
+      EXPECT_EQ(fast->output().data, fast->tok_embd().data);  // tied: one copy
+    } else {
       EXPECT_GE(fast->interleaved_bytes(), fast->layer(0).w_up.nbytes);
       EXPECT_NE(fast->layer(0).w_up.interleaved, nullptr);
       EXPECT_EQ(fast->output().interleaved, fast->tok_embd().interleaved);  // tied: one copy

@@ -67,7 +67,7 @@ int chat_main(int argc, char** argv) {
   if (int rc = parse_or_exit(app, argc, argv); rc >= 0) return rc;
 
   const SamplerParams sp = sampling.resolve();
-  auto model = model_opt.load(ModelLoadOptions{.interleave = true});
+  auto model = model_opt.load(ModelLoadOptions{.decode_copies = true});
   const Tokenizer& tok = model->require_tokenizer();
   if (tok.chat_template().empty()) fail(model_opt.model_path, ": the model has no chat template");
   ThreadPool pool(resolve_threads(rt.threads));

@@ -39,7 +39,7 @@ int run_main(int argc, char** argv) {
   if (int rc = parse_or_exit(app, argc, argv); rc >= 0) return rc;
 
   const SamplerParams sp = sampling.resolve();
-  auto model = model_opt.load(ModelLoadOptions{.interleave = true});
+  auto model = model_opt.load(ModelLoadOptions{.decode_copies = true});
   const Tokenizer& tok = model->require_tokenizer();
   std::vector<int32_t> ids;
   if (chat) {

@@ -7,7 +7,7 @@
 #include "core/fp16.h"
 #include "formats/gguf.h"
 #include "formats/safetensors.h"
-#include "model/interleaved_weights.h"
+#include "model/decode_weights.h"
 #include "tokenizer/tokenizer.h"
 
 namespace trellis {
@@ -32,9 +32,9 @@ std::unique_ptr<Model> Model::load(const std::string& path, const std::string& t
     m->load_gguf(path);
   }
   m->check_shapes();
-  m->own_small_vectors_as_f32(options.interleave);
+  m->own_small_vectors_as_f32(options.decode_copies);
   m->rope_inv_freq_ = m->rope_inv_freq_.empty() ? rope_inv_freqs(m->hp_) : m->rope_inv_freq_;
-  if (options.interleave) m->interleave_weights();
+  if (options.decode_copies) m->copy_weights_for_decode();
   if (progress) progress(0.8);
   m->load_tokenizer(tokenizer_path);
   if (progress) progress(1.0);
@@ -88,15 +88,16 @@ std::vector<const TensorView*> Model::all_tensors() const {
   return out;
 }
 
-void Model::interleave_weights() {
+void Model::copy_weights_for_decode() {
   std::vector<TensorView*> matrices{&tok_embd_, &output_};
   for (auto& l : layers_) {
     for (TensorView* t : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) matrices.push_back(t);
   }
-  interleaved_ = std::make_unique<InterleavedWeights>(matrices, active_isa());
+  decode_weights_ = std::make_unique<DecodeWeights>(matrices, active_isa());
 }
 
-size_t Model::interleaved_bytes() const { return interleaved_ ? interleaved_->bytes() : 0; }
+size_t Model::decode_copy_bytes() const { return decode_weights_ ? decode_weights_->bytes() : 0; }
+size_t Model::interleaved_bytes() const { return decode_weights_ ? decode_weights_->interleaved_bytes() : 0; }
 
 int64_t Model::n_params() const {
   int64_t n = 0;

@@ -16,7 +16,7 @@
 namespace trellis {
 
 class GgufFile;
-class InterleavedWeights;
+class DecodeWeights;
 class SafetensorsCheckpoint;
 class Tokenizer;
 
@@ -37,10 +37,10 @@ constexpr int kNumProjections = 7;
 const char* projection_name(Projection p);  // "q", "k", ... as used by --targets
 
 struct ModelLoadOptions {
-  // Also build interleaved copies of the weight matrices the decode kernels of the active
-  // instruction set read faster that way (model/interleaved_weights.h): for generation,
-  // serving and benchmarks; not for tools that only read or rewrite the weights.
-  bool interleave = false;
+  // Also copy the weight matrices into huge-page memory, interleaved where the decode kernels
+  // of the active instruction set read them faster that way (model/decode_weights.h): for
+  // generation, serving and benchmarks; not for tools that only read or rewrite the weights.
+  bool decode_copies = false;
 };
 
 class Model {
@@ -77,7 +77,9 @@ class Model {
   int64_t n_params() const;       // elements in all weight tensors
   size_t weight_bytes() const;    // bytes of all weight tensors
   std::vector<const TensorView*> all_tensors() const;
-  // Bytes of the interleaved copies (0 unless loaded with `interleave` and some type has them).
+  // Bytes of the decode copies (0 unless loaded with `decode_copies`), and of those the
+  // interleaved ones.
+  size_t decode_copy_bytes() const;
   size_t interleaved_bytes() const;
   std::string name() const;       // general.name, or the directory/file name
 
@@ -94,7 +96,7 @@ class Model {
   // page outside the matrices: a 4 KiB norm read can map a whole large folio of the file
   // (2 MiB) and undo the page release of the interleaved weights.
   void own_small_vectors_as_f32(bool copy_f32);
-  void interleave_weights();
+  void copy_weights_for_decode();
 
   std::vector<std::vector<float>> owned_f32_;
   std::string path_;
@@ -109,7 +111,7 @@ class Model {
   std::unique_ptr<SafetensorsCheckpoint> hf_;
   std::string hf_dir_;
   std::unique_ptr<Tokenizer> tokenizer_;
-  std::unique_ptr<InterleavedWeights> interleaved_;
+  std::unique_ptr<DecodeWeights> decode_weights_;
 };
 
 }  // namespace trellis

@@ -1,9 +1,10 @@
-#include "model/interleaved_weights.h"
+#include "model/decode_weights.h"
 
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <atomic>
 #include <map>
 #include <thread>
@@ -47,21 +48,39 @@ void interleave_matrix(const TensorView& w, uint8_t* dst) {
   }
 }
 
+// The same for a plain copy, kReleaseBytes at a time.
+void copy_matrix(const TensorView& w, uint8_t* dst) {
+  for (size_t off = 0; off < w.nbytes; off += kReleaseBytes) {
+    const size_t len = std::min(kReleaseBytes, w.nbytes - off);
+    std::memcpy(dst + off, w.data + off, len);
+    release_pages(w.data + off, w.data + off + len);
+  }
+}
+
+// Where one source's copy lives in the mapping, and in which layout.
+struct Placement {
+  size_t offset;
+  bool interleaved;
+};
+
 }  // namespace
 
-InterleavedWeights::InterleavedWeights(std::span<TensorView* const> tensors, Isa isa) {
+DecodeWeights::DecodeWeights(std::span<TensorView* const> tensors, Isa isa) {
   // One copy per distinct source (tied embeddings share theirs), at its offset in the mapping.
-  std::map<const uint8_t*, size_t> offset_of;
+  std::map<const uint8_t*, Placement> placement_of;
   std::vector<const TensorView*> sources;
   for (TensorView* t : tensors) {
-    if (!t->valid() || !interleave_preferred(t->type, isa) || offset_of.count(t->data)) continue;
-    offset_of[t->data] = bytes_;
+    if (!t->valid() || placement_of.count(t->data)) continue;
+    const bool interleave = interleave_preferred(t->type, isa);
+    const size_t size = interleave ? trellis::interleaved_bytes(t->type, t->rows(), t->ne[0]) : t->nbytes;
+    placement_of[t->data] = {bytes_, interleave};
     sources.push_back(t);
-    bytes_ += round_up(interleaved_bytes(t->type, t->rows(), t->ne[0]), kAlign);
+    bytes_ += round_up(size, kAlign);
+    if (interleave) interleaved_bytes_ += size;
   }
   if (bytes_ == 0) return;
   void* p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) fail("cannot allocate ", bytes_ >> 20, " MiB for the interleaved weights");
+  if (p == MAP_FAILED) fail("cannot allocate ", bytes_ >> 20, " MiB for the decode copies of the weights");
   madvise(p, bytes_, MADV_HUGEPAGE);  // advice only
   base_ = static_cast<uint8_t*>(p);
   // Matrices spread over the cores, largest first so no thread is left with a big one at the
@@ -69,7 +88,11 @@ InterleavedWeights::InterleavedWeights(std::span<TensorView* const> tensors, Isa
   std::sort(sources.begin(), sources.end(), [](const TensorView* a, const TensorView* b) { return a->nbytes > b->nbytes; });
   std::atomic<size_t> next{0};
   auto worker = [&] {
-    for (size_t i; (i = next.fetch_add(1)) < sources.size();) interleave_matrix(*sources[i], base_ + offset_of.at(sources[i]->data));
+    for (size_t i; (i = next.fetch_add(1)) < sources.size();) {
+      const Placement& at = placement_of.at(sources[i]->data);
+      if (at.interleaved) interleave_matrix(*sources[i], base_ + at.offset);
+      else copy_matrix(*sources[i], base_ + at.offset);
+    }
   };
   std::vector<std::thread> helpers;
   for (int t = 1; t < std::min<int>(available_cores(), static_cast<int>(sources.size())); ++t) helpers.emplace_back(worker);
@@ -77,11 +100,14 @@ InterleavedWeights::InterleavedWeights(std::span<TensorView* const> tensors, Isa
   for (std::thread& h : helpers) h.join();
   mprotect(base_, bytes_, PROT_READ);  // immutable from here on, like the file's weights
   for (TensorView* t : tensors) {
-    if (auto it = offset_of.find(t->data); it != offset_of.end()) t->interleaved = base_ + it->second;
+    const auto it = placement_of.find(t->data);
+    if (it == placement_of.end()) continue;
+    if (it->second.interleaved) t->interleaved = base_ + it->second.offset;
+    else t->data = base_ + it->second.offset;
   }
 }
 
-InterleavedWeights::~InterleavedWeights() {
+DecodeWeights::~DecodeWeights() {
   if (base_ != nullptr) munmap(base_, bytes_);
 }
 
