@@ -132,11 +132,12 @@ void convert_keys(const uint16_t* k, int64_t ks, int64_t nb, int64_t hd, float* 
   }
 }
 
-// Brings this head's slice of the K and V rows of positions [p0, p1) ∩ [.., prefetch_end)
+// Brings this head's slice of the K and/or V rows of positions [p0, p1) ∩ [.., prefetch_end)
 // towards L2 (esize bytes per element). Always inlined: GCC counts prefetches as free of side
 // effects, so a separate function of nothing but prefetches is deemed pure and its calls are
 // deleted.
-[[gnu::always_inline]] inline void prefetch_positions(const AttnJob& j, int64_t esize, int64_t p0, int64_t p1) {
+[[gnu::always_inline]] inline void prefetch_positions(const AttnJob& j, int64_t esize, int64_t p0, int64_t p1,
+                                                      bool keys = true, bool values = true) {
   if (p1 > j.prefetch_end) p1 = j.prefetch_end;
   const int64_t row_bytes = j.head_dim * esize, stride_bytes = j.stride * esize;
   const auto* k = static_cast<const char*>(j.k);
@@ -145,11 +146,20 @@ void convert_keys(const uint16_t* k, int64_t ks, int64_t nb, int64_t hd, float* 
     const auto first = reinterpret_cast<uintptr_t>(k + p * stride_bytes) & ~uintptr_t{63};
     const auto end = reinterpret_cast<uintptr_t>(k + p * stride_bytes + row_bytes);
     for (uintptr_t a = first; a < end; a += 64) {
-      __builtin_prefetch(reinterpret_cast<const char*>(a), 0, 2);
-      __builtin_prefetch(reinterpret_cast<const char*>(a) + v_minus_k, 0, 2);
+      if (keys) __builtin_prefetch(reinterpret_cast<const char*>(a), 0, 2);
+      if (values) __builtin_prefetch(reinterpret_cast<const char*>(a) + v_minus_k, 0, 2);
     }
   }
 }
+
+// The V rows accumulate_v prefetches while it consumes a block: row slices of `lines` cache
+// lines at base + p·stride_bytes for p < n (the positions kPrefetchAhead on, up to
+// prefetch_end). Spread over the V pass instead of issued with the keys', they keep the
+// memory system busy through the whole block.
+struct VPrefetch {
+  const char* base = nullptr;
+  int64_t stride_bytes = 0, lines = 0, n = 0;
+};
 
 // Online-softmax update of one row (scores s[0..nb)): s becomes e^(s − m_new), m and l
 // follow, and corr = e^(m_old − m_new) is what acc must be scaled by.
@@ -190,7 +200,8 @@ __m256 load_v(const void* v, int64_t off, int64_t n) {
 // apart). U positions in flight with their own accumulators keep enough FMA chains when NQ
 // is small.
 template <int NQ, bool F16>
-void accumulate_v(const float* w, const float* corr, const void* v, int64_t vs, int64_t nb, int64_t hd, float* acc) {
+void accumulate_v(const float* w, const float* corr, const void* v, int64_t vs, int64_t nb, int64_t hd, float* acc,
+                  const VPrefetch& pf) {
   constexpr int U = NQ == 1 ? 8 : NQ == 2 ? 4 : NQ <= 4 ? 2 : 1;
   for (int64_t d = 0; d < hd; d += 8) {
     const int64_t n = hd - d;
@@ -203,6 +214,13 @@ void accumulate_v(const float* w, const float* corr, const void* v, int64_t vs, 
     }
     int64_t p = 0;
     for (; p + U <= nb; p += U) {
+      if (d == 0) {
+#pragma GCC unroll 8
+        for (int u = 0; u < U; ++u) {
+          if (p + u >= pf.n) break;
+          for (int64_t i = 0; i < pf.lines; ++i) __builtin_prefetch(pf.base + (p + u) * pf.stride_bytes + 64 * i, 0, 2);
+        }
+      }
 #pragma GCC unroll 8
       for (int u = 0; u < U; ++u) {
         const __m256 vv = load_v<F16>(v, (p + u) * vs + d, n);
@@ -228,16 +246,16 @@ void accumulate_v(const float* w, const float* corr, const void* v, int64_t vs, 
 
 template <bool F16>
 void accumulate_rows(int64_t n_rows, const float* w, const float* corr, const void* v, int64_t vs, int64_t nb,
-                     int64_t hd, float* acc) {
+                     int64_t hd, float* acc, const VPrefetch& pf) {
   switch (n_rows) {
-    case 1: return accumulate_v<1, F16>(w, corr, v, vs, nb, hd, acc);
-    case 2: return accumulate_v<2, F16>(w, corr, v, vs, nb, hd, acc);
-    case 3: return accumulate_v<3, F16>(w, corr, v, vs, nb, hd, acc);
-    case 4: return accumulate_v<4, F16>(w, corr, v, vs, nb, hd, acc);
-    case 5: return accumulate_v<5, F16>(w, corr, v, vs, nb, hd, acc);
-    case 6: return accumulate_v<6, F16>(w, corr, v, vs, nb, hd, acc);
-    case 7: return accumulate_v<7, F16>(w, corr, v, vs, nb, hd, acc);
-    default: return accumulate_v<8, F16>(w, corr, v, vs, nb, hd, acc);
+    case 1: return accumulate_v<1, F16>(w, corr, v, vs, nb, hd, acc, pf);
+    case 2: return accumulate_v<2, F16>(w, corr, v, vs, nb, hd, acc, pf);
+    case 3: return accumulate_v<3, F16>(w, corr, v, vs, nb, hd, acc, pf);
+    case 4: return accumulate_v<4, F16>(w, corr, v, vs, nb, hd, acc, pf);
+    case 5: return accumulate_v<5, F16>(w, corr, v, vs, nb, hd, acc, pf);
+    case 6: return accumulate_v<6, F16>(w, corr, v, vs, nb, hd, acc, pf);
+    case 7: return accumulate_v<7, F16>(w, corr, v, vs, nb, hd, acc, pf);
+    default: return accumulate_v<8, F16>(w, corr, v, vs, nb, hd, acc, pf);
   }
 }
 
@@ -268,7 +286,7 @@ void row_block(const AttnJob& j, int64_t esize, const float* kb, int64_t ks, int
   for (int64_t r = 0; r < j.n_rows; ++r) {
     // This row's share of the rows to prefetch.
     const int64_t ahead = b0 + kPrefetchAhead;
-    prefetch_positions(j, esize, ahead + r * nb / j.n_rows, ahead + (r + 1) * nb / j.n_rows);
+    prefetch_positions(j, esize, ahead + r * nb / j.n_rows, ahead + (r + 1) * nb / j.n_rows, true, false);
     float* s = scores + r * kAttnBlock;
     scores_fn(j.q + r * j.head_dim, kb, ks, nb, j.head_dim, j.scale, s);
     row_softmax(s, nb, j.m[r], j.l[r], corr[r]);
@@ -299,8 +317,13 @@ void partial(const AttnJob& j) {
       ks = j.stride;
     }
     const void* vb = static_cast<const char*>(j.v) + b0 * j.stride * esize;
+    VPrefetch pf;
+    pf.base = static_cast<const char*>(vb) + kPrefetchAhead * j.stride * esize;
+    pf.stride_bytes = j.stride * esize;
+    pf.lines = (hd * esize + 63) / 64;
+    pf.n = j.prefetch_end - (b0 + kPrefetchAhead);
     row_block(j, esize, kb, ks, b0, nb, scores, corr);
-    accumulate_rows<F16>(j.n_rows, scores, corr, vb, j.stride, nb, hd, j.acc);
+    accumulate_rows<F16>(j.n_rows, scores, corr, vb, j.stride, nb, hd, j.acc, pf);
   }
   if (j.finalize) finalize_state(j);
 }

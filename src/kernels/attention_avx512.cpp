@@ -44,11 +44,12 @@ __mmask16 tail_mask(int64_t n) {
 
 // ---- prefetch ----
 
-// Brings this head's slice of the K and V rows of positions [p0, p1) ∩ [.., prefetch_end)
+// Brings this head's slice of the K and/or V rows of positions [p0, p1) ∩ [.., prefetch_end)
 // towards L2 (esize bytes per element). Always inlined: GCC counts prefetches as free of side
 // effects, so a separate function of nothing but prefetches is deemed pure and its calls are
 // deleted.
-[[gnu::always_inline]] inline void prefetch_positions(const AttnJob& j, int64_t esize, int64_t p0, int64_t p1) {
+[[gnu::always_inline]] inline void prefetch_positions(const AttnJob& j, int64_t esize, int64_t p0, int64_t p1,
+                                                      bool keys = true, bool values = true) {
   if (p1 > j.prefetch_end) p1 = j.prefetch_end;
   const int64_t row_bytes = j.head_dim * esize, stride_bytes = j.stride * esize;
   const auto* k = static_cast<const char*>(j.k);
@@ -58,11 +59,20 @@ __mmask16 tail_mask(int64_t n) {
     const auto first = reinterpret_cast<uintptr_t>(k + p * stride_bytes) & ~uintptr_t{63};
     const auto end = reinterpret_cast<uintptr_t>(k + p * stride_bytes + row_bytes);
     for (uintptr_t a = first; a < end; a += 64) {
-      __builtin_prefetch(reinterpret_cast<const char*>(a), 0, 2);
-      __builtin_prefetch(reinterpret_cast<const char*>(a) + v_minus_k, 0, 2);
+      if (keys) __builtin_prefetch(reinterpret_cast<const char*>(a), 0, 2);
+      if (values) __builtin_prefetch(reinterpret_cast<const char*>(a) + v_minus_k, 0, 2);
     }
   }
 }
+
+// The V rows accumulate_v prefetches while it consumes a block: row slices of `lines` cache
+// lines at base + p·stride_bytes for p < n (the positions kPrefetchAhead on, up to
+// prefetch_end). Spreading them over the V pass, instead of issuing them with the keys', keeps
+// the memory system busy through the whole block.
+struct VPrefetch {
+  const char* base = nullptr;
+  int64_t stride_bytes = 0, lines = 0, n = 0;
+};
 
 // ---- dot-in-lanes scores (few rows) ----
 
@@ -217,11 +227,11 @@ void lane_scores(const AttnJob& j, int64_t esize, int64_t b0, const float* qt, c
   const float* rows[8];
   int64_t p = 0;
   for (; p + 8 <= nb; p += 8) {
-    prefetch_positions(j, esize, b0 + p + kPrefetchAhead, b0 + p + kPrefetchAhead + 8);
+    prefetch_positions(j, esize, b0 + p + kPrefetchAhead, b0 + p + kPrefetchAhead + 8, true, false);
     for (int u = 0; u < 8; ++u) rows[u] = k + (p + u) * ks;
     lane_scores_keys<8>(qt, rows, j.head_dim, s + 8 * p);
   }
-  prefetch_positions(j, esize, b0 + p + kPrefetchAhead, b0 + nb + kPrefetchAhead);
+  prefetch_positions(j, esize, b0 + p + kPrefetchAhead, b0 + nb + kPrefetchAhead, true, false);
   for (; p < nb; p += 2) {
     rows[0] = k + p * ks;
     rows[1] = p + 1 < nb ? rows[0] + ks : rows[0];
@@ -271,7 +281,8 @@ __m512 load_v(const void* v, int64_t off, __mmask16 m) {
 // V row is read once per pass, its chunks feeding NQ·CH accumulators held in registers
 // (chunks past head_dim have an empty mask: no memory access).
 template <int NQ, int CH, bool F16, bool LANES>
-void accumulate_v(const float* w, const float* corr, const void* v, int64_t vs, int64_t nb, int64_t hd, float* acc) {
+void accumulate_v(const float* w, const float* corr, const void* v, int64_t vs, int64_t nb, int64_t hd, float* acc,
+                  const VPrefetch& pf) {
   constexpr int64_t RS = LANES ? 1 : kAttnBlock, PS = LANES ? 8 : 1;
   for (int64_t d0 = 0; d0 < hd; d0 += 16 * CH) {
     __mmask16 mk[CH];
@@ -285,6 +296,9 @@ void accumulate_v(const float* w, const float* corr, const void* v, int64_t vs, 
       for (int c = 0; c < CH; ++c) a[r][c] = _mm512_mul_ps(_mm512_maskz_loadu_ps(mk[c], acc + r * hd + d0 + 16 * c), cr);
     }
     for (int64_t p = 0; p < nb; ++p) {
+      if (d0 == 0 && p < pf.n) {
+        for (int64_t i = 0; i < pf.lines; ++i) __builtin_prefetch(pf.base + p * pf.stride_bytes + 64 * i, 0, 2);
+      }
       __m512 vv[CH];
 #pragma GCC unroll 8
       for (int c = 0; c < CH; ++c) vv[c] = load_v<F16>(v, p * vs + d0 + 16 * c, mk[c]);
@@ -306,22 +320,23 @@ void accumulate_v(const float* w, const float* corr, const void* v, int64_t vs, 
 // NQ rows: as many chunks per pass as keep NQ·CH accumulators plus the loads within the 32
 // registers. Instantiated only for the row counts of the scheme (LANES or not).
 template <int NQ, bool F16, bool LANES>
-void accumulate_nq(const float* w, const float* corr, const void* v, int64_t vs, int64_t nb, int64_t hd, float* acc) {
-  if constexpr (LANES == (NQ >= kLaneRowsMin)) accumulate_v<NQ, NQ <= 4 ? 4 : 2, F16, LANES>(w, corr, v, vs, nb, hd, acc);
+void accumulate_nq(const float* w, const float* corr, const void* v, int64_t vs, int64_t nb, int64_t hd, float* acc,
+                   const VPrefetch& pf) {
+  if constexpr (LANES == (NQ >= kLaneRowsMin)) accumulate_v<NQ, NQ <= 4 ? 4 : 2, F16, LANES>(w, corr, v, vs, nb, hd, acc, pf);
 }
 
 template <bool F16, bool LANES>
 void accumulate_rows(int64_t n_rows, const float* w, const float* corr, const void* v, int64_t vs, int64_t nb,
-                     int64_t hd, float* acc) {
+                     int64_t hd, float* acc, const VPrefetch& pf) {
   switch (n_rows) {
-    case 1: return accumulate_nq<1, F16, LANES>(w, corr, v, vs, nb, hd, acc);
-    case 2: return accumulate_nq<2, F16, LANES>(w, corr, v, vs, nb, hd, acc);
-    case 3: return accumulate_nq<3, F16, LANES>(w, corr, v, vs, nb, hd, acc);
-    case 4: return accumulate_nq<4, F16, LANES>(w, corr, v, vs, nb, hd, acc);
-    case 5: return accumulate_nq<5, F16, LANES>(w, corr, v, vs, nb, hd, acc);
-    case 6: return accumulate_nq<6, F16, LANES>(w, corr, v, vs, nb, hd, acc);
-    case 7: return accumulate_nq<7, F16, LANES>(w, corr, v, vs, nb, hd, acc);
-    default: return accumulate_nq<8, F16, LANES>(w, corr, v, vs, nb, hd, acc);
+    case 1: return accumulate_nq<1, F16, LANES>(w, corr, v, vs, nb, hd, acc, pf);
+    case 2: return accumulate_nq<2, F16, LANES>(w, corr, v, vs, nb, hd, acc, pf);
+    case 3: return accumulate_nq<3, F16, LANES>(w, corr, v, vs, nb, hd, acc, pf);
+    case 4: return accumulate_nq<4, F16, LANES>(w, corr, v, vs, nb, hd, acc, pf);
+    case 5: return accumulate_nq<5, F16, LANES>(w, corr, v, vs, nb, hd, acc, pf);
+    case 6: return accumulate_nq<6, F16, LANES>(w, corr, v, vs, nb, hd, acc, pf);
+    case 7: return accumulate_nq<7, F16, LANES>(w, corr, v, vs, nb, hd, acc, pf);
+    default: return accumulate_nq<8, F16, LANES>(w, corr, v, vs, nb, hd, acc, pf);
   }
 }
 
@@ -370,7 +385,7 @@ void row_block(const AttnJob& j, int64_t esize, const float* kb, int64_t ks, int
   for (int64_t r = 0; r < j.n_rows; ++r) {
     // This row's share of the rows to prefetch.
     const int64_t ahead = b0 + kPrefetchAhead;
-    prefetch_positions(j, esize, ahead + r * nb / j.n_rows, ahead + (r + 1) * nb / j.n_rows);
+    prefetch_positions(j, esize, ahead + r * nb / j.n_rows, ahead + (r + 1) * nb / j.n_rows, true, false);
     float* s = scores + r * kAttnBlock;
     scores_fn(j.q + r * j.head_dim, kb, ks, nb, j.head_dim, j.scale, s);
     row_softmax(s, nb, j.m[r], j.l[r], corr[r]);
@@ -403,13 +418,18 @@ void partial(const AttnJob& j) {
       ks = j.stride;
     }
     const void* vb = static_cast<const char*>(j.v) + b0 * j.stride * esize;
+    VPrefetch pf;
+    pf.base = static_cast<const char*>(vb) + kPrefetchAhead * j.stride * esize;
+    pf.stride_bytes = j.stride * esize;
+    pf.lines = (hd * esize + 63) / 64;
+    pf.n = j.prefetch_end - (b0 + kPrefetchAhead);
     if (lanes) {
       lane_scores(j, esize, b0, j.q_prep, kb, ks, nb, scores);
       lane_softmax(scores, nb, j.n_rows, j.m, j.l, corr);
-      accumulate_rows<F16, true>(j.n_rows, scores, corr, vb, j.stride, nb, hd, j.acc);
+      accumulate_rows<F16, true>(j.n_rows, scores, corr, vb, j.stride, nb, hd, j.acc, pf);
     } else {
       row_block(j, esize, kb, ks, b0, nb, scores, corr);
-      accumulate_rows<F16, false>(j.n_rows, scores, corr, vb, j.stride, nb, hd, j.acc);
+      accumulate_rows<F16, false>(j.n_rows, scores, corr, vb, j.stride, nb, hd, j.acc, pf);
     }
   }
   if (j.finalize) finalize_state(j);
