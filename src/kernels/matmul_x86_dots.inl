@@ -186,7 +186,7 @@ float dot_kx(const void* w, const ActRow& a, int64_t n) {
 }
 
 // Q6_K: 16 sub-blocks of 16 with int8 scales, w = d·sc·(q − 32), q 6 bits.
-float dot_q6_K(const void* w, const ActRow& a, int64_t n) {
+[[maybe_unused]] float dot_q6_K(const void* w, const ActRow& a, int64_t n) {
   const BlockQ6_K* blocks = static_cast<const BlockQ6_K*>(w);
   const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(0x03);
   __m256 acc = _mm256_setzero_ps(), corr = _mm256_setzero_ps();
