@@ -162,9 +162,11 @@ void dot_x4_q4k_avx2(const uint8_t* g, int n_rows, const ActRow& act, int64_t n,
     alignas(16) float d[4], dmin[4];
     _mm_store_ps(d, _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(g))));
     _mm_store_ps(dmin, _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(g + 8))));
-    __m256 scale[2][2];  // [half][pair]
+    __m256 scale[2][2];  // [half][pair]; the loops unrolled so these stay in registers
+#pragma GCC unroll 2
     for (int h = 0; h < 2; ++h) {
       const __m128 ad = _mm_loadu_ps(a.d + 8 * i + 4 * h), ads = _mm_loadu_ps(a.ds + 8 * i + 4 * h);
+#pragma GCC unroll 2
       for (int p = 0; p < 2; ++p) {
         const __m256 rows_d = _mm256_set_m128(_mm_set1_ps(d[2 * p + 1]), _mm_set1_ps(d[2 * p]));
         const __m256 rows_dmin = _mm256_set_m128(_mm_set1_ps(dmin[2 * p + 1]), _mm_set1_ps(dmin[2 * p]));
@@ -185,6 +187,7 @@ void dot_x4_q4k_avx2(const uint8_t* g, int n_rows, const ActRow& act, int64_t n,
       acc[p] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lo), sc_lo, acc[p]);
       acc[p] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(hi), sc_hi, acc[p]);
     };
+#pragma GCC unroll 2
     for (int p = 0; p < 2; ++p) {
       group(0, p, _mm256_permute_ps(scale[0][p], 0x00), _mm256_permute_ps(scale[0][p], 0x55));
       group(1, p, _mm256_permute_ps(scale[0][p], 0xAA), _mm256_permute_ps(scale[0][p], 0xFF));
