@@ -3,7 +3,8 @@
 // attention_avx512.cpp with 8-wide vectors: q in registers, 8 keys' partial-sum vectors
 // reduced together by hadd, a vector exp for the online softmax, and V broadcast-accumulated
 // into every row of the group at once, the softmax's correction factor applied when the
-// accumulators are loaded. The kernel prefetches its head's cache rows one block ahead.
+// accumulators are loaded. The kernel prefetches its head's cache rows one block ahead (keys
+// while scoring, values during the V pass).
 // (AVX-512's rows-in-lanes scores do not pay here: with 8 lanes each FMA needs its own
 // broadcast load, and those, not the FMAs, set the speed — measured slower for every group.)
 // The last chunk of an odd head_dim uses maskload/maskstore (F32) or a small copy (F16).

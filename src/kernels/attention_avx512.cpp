@@ -10,9 +10,10 @@
 //    head_dim, 16 keys' vectors reduced together by a 4-step transpose-add, softmax per row.
 // Then V: all rows at once, CH 16-wide chunks of head_dim per pass over the positions, each
 // V chunk loaded (and converted from F16) once and broadcast-multiplied into every row's
-// accumulators, held in registers across the block. While computing a block's scores the
-// kernel prefetches the cache rows kPrefetchAhead positions on (DRAM latency is otherwise
-// exposed: each head reads only its slice of the strided rows).
+// accumulators, held in registers across the block. The kernel prefetches its head's slice of
+// the cache rows kPrefetchAhead positions on — the keys while scoring, the values during the
+// V pass (DRAM latency is otherwise exposed: each head reads only its slice of the strided
+// rows, which the hardware prefetchers barely follow).
 // head_dim of any size: the last 16-wide chunk is masked. F16 keys are converted once per
 // block into scratch (they are reused by every row); F16 values are converted as loaded.
 #include <immintrin.h>
