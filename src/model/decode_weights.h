@@ -24,7 +24,9 @@ struct TensorView;
 class DecodeWeights {
  public:
   // Copies every valid tensor of `tensors` as above and repoints its view; tensors that share
-  // data (tied embeddings) share one copy. Throws Error when the memory cannot be mapped.
+  // data (tied embeddings) share one copy. The views must point into read-only file mappings
+  // (GGUF, safetensors): their pages are dropped with MADV_DONTNEED, which would zero anonymous
+  // memory. Throws Error when the memory cannot be mapped.
   DecodeWeights(std::span<TensorView* const> tensors, Isa isa);
   ~DecodeWeights();
   DecodeWeights(const DecodeWeights&) = delete;
