@@ -72,14 +72,16 @@ void store_pair_sums(__m256 v01, __m256 v23, int n_rows, float* y) {
   for (int r = 0; r < n_rows; ++r) y[r] = out[r];
 }
 
-// The 5th bits of one half block (16 elements) of rows 2p, 2p+1 as 0x10 bytes: the 16-bit
-// masks at m (rows 0..3) expanded to a byte per element.
-__m256i high_bits_pair(const uint8_t* m, int pair) {
-  uint32_t bits;
-  std::memcpy(&bits, m + 4 * pair, 4);  // row 2p in the low half, row 2p+1 in the high half
-  const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)),
-                                             _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
-                                                              2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+// The 5th bits of one half (h) of a block of rows 2p, 2p+1 as 0x10 bytes. `masks` holds the
+// block's 16 mask bytes (kernels/interleave.h: per half, rows 0..3 × 16 bits) in both 128-bit
+// lanes, loaded once per block; each byte of a row's mask is spread over the 8 elements it
+// covers (row 2p in the low lane, row 2p+1 in the high lane) and each element tests its bit.
+__m256i high_bits_pair(__m256i masks, int pair, int half) {
+  const char b = static_cast<char>(8 * half + 4 * pair);
+  const __m256i spread = _mm256_shuffle_epi8(masks, _mm256_setr_epi8(b, b, b, b, b, b, b, b, b + 1, b + 1, b + 1, b + 1, b + 1,
+                                                                     b + 1, b + 1, b + 1, b + 2, b + 2, b + 2, b + 2, b + 2,
+                                                                     b + 2, b + 2, b + 2, b + 3, b + 3, b + 3, b + 3, b + 3,
+                                                                     b + 3, b + 3, b + 3));
   const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
   return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
 }
@@ -101,8 +103,9 @@ struct X4Q5_0 {
   static __m256i dot(const uint8_t* codes, int pair, const int8_t* ab) {
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     const __m256i x = load256(codes + 32 * pair);
-    const __m256i lo = _mm256_or_si256(_mm256_and_si256(x, m4), high_bits_pair(codes + 64, pair));
-    const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(x, 4), m4), high_bits_pair(codes + 72, pair));
+    const __m256i masks = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + 64)));
+    const __m256i lo = _mm256_or_si256(_mm256_and_si256(x, m4), high_bits_pair(masks, pair, 0));
+    const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(x, 4), m4), high_bits_pair(masks, pair, 1));
     return _mm256_add_epi32(dot_u8(lo, bcast16(ab)), dot_u8(hi, bcast16(ab + 16)));
   }
 };
