@@ -147,7 +147,21 @@ TEST(BenchCli, JsonHasEveryField) {
     EXPECT_TRUE(o.at("cpu_flags").is_string());
     EXPECT_TRUE(o.at("rss_ok").is_boolean());
     EXPECT_GT(o.at("ceilings").at("read_gbps").get<double>(), 1.0);
+    // F32 matrices have no interleaved layout: all of them are plain huge-page copies.
+    EXPECT_GE(o.at("decode_copy_bytes").get<double>(), 0.9 * o.at("model_size_bytes").get<double>());
+    EXPECT_EQ(o.at("interleaved_bytes"), 0);
   }
+}
+
+TEST(BenchCli, NoDecodeCopiesRunsFromTheFile) {
+  TRELLIS_REQUIRE_SHARED(kStories);
+  const CliResult r = run_cli({"bench", "-m", shared_path(kStories), "-p", "0", "-n", "2", "-r", "1", "-t", "1",
+                               "--no-decode-copies", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  const json j = json::parse(r.out);
+  ASSERT_EQ(j.size(), 1u);
+  EXPECT_EQ(j[0].at("decode_copy_bytes"), 0);
+  EXPECT_GT(j[0].at("tokens_per_s").get<double>(), 0.0);
 }
 
 TEST(BenchCli, HumanTablePrintsCeilingsAndRss) {
