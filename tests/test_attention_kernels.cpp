@@ -210,13 +210,16 @@ INSTANTIATE_TEST_SUITE_P(Attention, AttentionTypes, ::testing::Values(DType::F32
                          [](const ::testing::TestParamInfo<DType>& i) { return std::string(dtype_name(i.param)); });
 
 // The split into position ranges depends on the batch only: one thread and two give the
-// same bits, for a decode step (split) and a prefill batch (not split).
+// same bits, for a decode step (split by positions at depth 1500, by KV head at 200) and a
+// prefill batch (not split).
 TEST(Attention, SameBitsForAnyThreadCount) {
   std::mt19937_64 rng(test_seed() + 1);
   ThreadPool one(1), two(2);
-  for (int64_t n_query : {1, 40}) {
-    const Case c = make_case(rng, {14, 2, 64}, DType::F16, 1500, n_query, 1.0f);
-    EXPECT_EQ(run(c, one, {}), run(c, two, {})) << "queries " << n_query;
+  for (int64_t n_ctx : {1500, 200}) {
+    for (int64_t n_query : {1, 40}) {
+      const Case c = make_case(rng, {9, 3, 64}, DType::F16, n_ctx, n_query, 1.0f);
+      EXPECT_EQ(run(c, one, {}), run(c, two, {})) << "queries " << n_query << " depth " << n_ctx;
+    }
   }
 }
 

@@ -28,11 +28,14 @@ AttnPartialFn kernel_for(Isa isa) {
   return attn_partial_scalar();
 }
 
-// Positions [p0, p1) of one query, for every KV head and row tile: the heads share the cache
-// rows (kv_dim wide), so an item reads its rows once from memory, sequentially.
+// Positions [p0, p1) of one query, for KV heads [h0, h1) and their row tiles. Normally every
+// head: the heads share the cache rows (kv_dim wide), so an item reads its rows once from
+// memory, sequentially. A decode step too short to split by positions is split by KV head
+// instead (its few rows are in cache), so the second core is not idle.
 struct WorkItem {
   int64_t query;
   int64_t p0, p1;
+  int64_t h0, h1;
   int64_t partial = -1;  // offset of its states in the partial buffer, or -1: writes the output
 };
 
@@ -87,8 +90,12 @@ void plan(std::span<const AttentionQuery> queries, const AttentionShape& s, cons
     if (n_pos <= 0) continue;
     const int64_t splits = n_splits(n_pos, static_cast<int64_t>(queries.size()), opt);
     const int64_t len = ceil_div(n_pos, splits);
+    if (splits == 1 && static_cast<int64_t>(queries.size()) < kTargetItems) {
+      for (int64_t h = 0; h < s.n_head_kv; ++h) b.items.push_back({static_cast<int64_t>(t), 0, n_pos, h, h + 1, -1});
+      continue;
+    }
     for (int64_t p0 = 0; p0 < n_pos; p0 += len) {
-      WorkItem w{static_cast<int64_t>(t), p0, std::min(n_pos, p0 + len), -1};
+      WorkItem w{static_cast<int64_t>(t), p0, std::min(n_pos, p0 + len), 0, s.n_head_kv, -1};
       if (splits > 1) {
         w.partial = static_cast<int64_t>(partial_floats);
         partial_floats += static_cast<size_t>(item_floats);
@@ -99,9 +106,9 @@ void plan(std::span<const AttentionQuery> queries, const AttentionShape& s, cons
   if (b.partials.size() < partial_floats) b.partials.resize(partial_floats);
 }
 
-// Runs one item: every KV head and row tile over the item's positions, block by block with
-// the KV heads interleaved, so each cache row (all heads, kv_dim wide) is consumed at once
-// and the item reads memory as one dense stream (the kernels prefetch ahead within the item).
+// Runs one item: its KV heads (normally all) and row tiles over the item's positions, block by
+// block with the heads interleaved, so each cache row (all heads, kv_dim wide) is consumed at
+// once and the item reads memory as one dense stream (the kernels prefetch ahead within it).
 void run_item(const WorkItem& w, const AttentionQuery& q, const AttentionShape& s, const Tiling& tl,
               AttnPartialFn kernel, float* partials) {
   const int64_t hd = s.head_dim;
@@ -118,7 +125,7 @@ void run_item(const WorkItem& w, const AttentionQuery& q, const AttentionShape& 
   const int64_t prefetch_end = w.partial >= 0 ? std::min(q.n_pos, w.p1 + kAttnBlock) : w.p1;
   for (int64_t b0 = w.p0; b0 < w.p1; b0 += kAttnBlock) {
     const int64_t b1 = std::min(w.p1, b0 + kAttnBlock);
-    for (int64_t h = 0; h < s.n_head_kv; ++h) {
+    for (int64_t h = w.h0; h < w.h1; ++h) {
       for (int64_t tile = 0; tile < tl.n_tiles; ++tile) {
         const int64_t row0 = tile * tl.rows, first_row = h * tl.group + row0, state = h * tl.n_tiles + tile;
         AttnJob j;

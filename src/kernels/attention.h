@@ -5,8 +5,9 @@
 // read once per group, and one work item covers every KV head of its positions (the cache
 // rows are read once, sequentially). Work is split across the pool by token and, when a batch
 // has too few tokens to keep the threads busy (decode), by ranges of cached positions whose
-// partial softmax states are combined afterwards. The split depends only on the batch and the
-// positions, never on the thread count, so results do not change with -t.
+// partial softmax states are combined afterwards — or, with too few positions for that, by KV
+// head. The split depends only on the batch and the positions, never on the thread count, so
+// results do not change with -t.
 //
 // The arithmetic lives in per-ISA files behind attention_kernels.h (scalar, AVX2+FMA+F16C,
 // AVX-512), chosen at run time like matmul's (active_isa(), TRELLIS_ISA).
