@@ -186,7 +186,9 @@ TEST(LoraRuntime, SessionSwitchesAdapterSets) {
   AdapterSet set;
   set.add(LoraAdapter::load_for(lora_path("llama_peft"), *base), 1.0f);
   ThreadPool pool(1);
-  Session session(*base, pool, SessionOptions{.n_ctx = 64});
+  SessionOptions so;
+  so.n_ctx = 64;
+  Session session(*base, pool, so);
   const std::vector<int32_t> t{1, 7, 42, 99};
   const int64_t vocab = base->hparams().n_vocab;
   session.set_adapters(&set, adapter_set_key(&set));

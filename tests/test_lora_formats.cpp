@@ -108,7 +108,9 @@ TEST(LoraFormats, PeftGgufPeftRoundTrip) {
   ASSERT_EQ(want.size(), got.size());
   for (const auto& [name, bytes] : want) {
     ASSERT_TRUE(got.count(name)) << name;
-    if (name.find("gate_proj.lora_B") == std::string::npos) EXPECT_EQ(bytes, got.at(name)) << name;
+    if (name.find("gate_proj.lora_B") == std::string::npos) {
+      EXPECT_EQ(bytes, got.at(name)) << name;
+    }
   }
   // Functionally identical: same NLL as the golden, on the HF base and on a GGUF base.
   const json& c = lora_goldens()["cases"]["llama_peft"]["sequences"][1];

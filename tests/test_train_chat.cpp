@@ -203,7 +203,9 @@ TEST_F(TrainChat, Phi3GgufTemplateLabelsAreAssistantContentsAndEnd) {
   for (size_t i = 0; i < header.size(); ++i) EXPECT_EQ(e.labels[i], 0) << i;
   EXPECT_EQ(e.labels[header.size()], 1);
   for (size_t i = 1; i < e.tokens.size(); ++i) {
-    if (e.labels[i] && (i + 1 == e.tokens.size() || !e.labels[i + 1])) EXPECT_EQ(e.tokens[i], end) << i;
+    if (e.labels[i] && (i + 1 == e.tokens.size() || !e.labels[i + 1])) {
+      EXPECT_EQ(e.tokens[i], end) << i;
+    }
   }
 }
 
