@@ -80,7 +80,9 @@ std::vector<Isa> isas_here() {
 // Column counts: one block, several, and (for 32-element blocks) counts that end inside the
 // 16-block groups of the tiled kernels.
 std::vector<int64_t> col_sizes(DType t) {
-  if (!is_quantized(t)) return {1, 7, 16, 33, 100, 1100};  // 1100: crosses the 1024-column K blocks
+  // 1100: crosses the 1024-column K blocks, and its rows are over 2 KB (decode: four rows per
+  // call); 4100: with 130 rows, chunks of two runs of four distant rows.
+  if (!is_quantized(t)) return {1, 7, 16, 33, 100, 1100, 4100};
   if (block_elems(t) == 256) return {256, 512, 768};
   return {32, 64, 96, 544, 1056, 4000};  // 4000: rows over 2 KB, which decode reads as distant runs
 }

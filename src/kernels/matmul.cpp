@@ -118,7 +118,7 @@ void vec_dot_rows(const IsaKernels& k, const VecDotJob& job, int64_t r0, int64_t
       const uint8_t* group = w.interleaved + static_cast<size_t>(r / kInterleaveRows) * group_bytes;
       for (int64_t t = 0; t < n_tokens; ++t) dot_x4(group, nr, act(job.slot, t), n, y + t * out + r);
     }
-  } else if (dot_rows != nullptr) {
+  } else if (dot_rows != nullptr && (!slot_is_float(job.slot) || stride > kDotRowsContiguousMaxStride)) {
     // Long rows: the chunk is cut into kDotRows runs of q consecutive rows and a call takes
     // one row of each, so every run is read front to back as its own sequential stream.
     // Short rows: kDotRows consecutive rows per call (the kernel prefetches the next ones).

@@ -550,6 +550,44 @@ float dot_float512(const void* w, const ActRow& a, int64_t n) {
   return s;
 }
 
+// Float weights, four rows per call: one activation load feeds the four rows, two
+// accumulators per row keep eight FMA chains in flight; tails (< 16) via the 256-bit kernel.
+// Short rows are prefetched one call ahead as in dot4_legacy512.
+template <__m512 (*Load)(const void*, int64_t), __m256 (*Load8)(const void*, int64_t), size_t kElemBytes>
+void dot4_float512(const uint8_t* w, size_t stride, int n_rows, const ActRow& a, int64_t n, float* y) {
+  const uint8_t* rows[4];
+  for (int r = 0; r < 4; ++r) rows[r] = w + stride * static_cast<size_t>(r < n_rows ? r : n_rows - 1);
+  const bool prefetch = stride <= kDotRowsContiguousMaxStride;
+  const char* const pf_base = reinterpret_cast<const char*>(w) + 4 * stride + kPrefetchBytes;
+  const char* pf = reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(pf_base) / 64 * 64);
+  __m512 acc[4][2];
+  for (auto& r : acc) r[0] = r[1] = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    if (prefetch) {
+      for (const char* until = pf_base + (i + 32) * 4 * static_cast<int64_t>(kElemBytes); pf < until; pf += 64) {
+        _mm_prefetch(pf, _MM_HINT_T0);
+      }
+    }
+    const __m512 x0 = _mm512_loadu_ps(a.f + i), x1 = _mm512_loadu_ps(a.f + i + 16);
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; ++r) {
+      acc[r][0] = _mm512_fmadd_ps(Load(rows[r], i), x0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(Load(rows[r], i + 16), x1, acc[r][1]);
+    }
+  }
+  for (; i + 16 <= n; i += 16) {
+    const __m512 x0 = _mm512_loadu_ps(a.f + i);
+    for (int r = 0; r < 4; ++r) acc[r][0] = _mm512_fmadd_ps(Load(rows[r], i), x0, acc[r][0]);
+  }
+  ActRow rest;
+  rest.f = a.f + i;
+  for (int r = 0; r < n_rows; ++r) {
+    y[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]));
+    if (i < n) y[r] += dot_float<Load8>(rows[r] + i * static_cast<int64_t>(kElemBytes), rest, n - i);
+  }
+}
+
 // ---- lane-interleaved packing --------------------------------------------------------------
 
 template <int LB>
@@ -861,6 +899,9 @@ constexpr IsaKernels make_table() {
   set(WSlot::Q5_K, dot_kx512<BlockQ5_K, true>, int_gemm<32>(pack_w_kx<BlockQ5_K, true>));
   set(WSlot::Q6_K, dot_q6_K512, int_gemm<16>(pack_w_q6_K));
   auto rows = [&k](WSlot s, VecDotRowsFn f) { k.vec_dot_rows[static_cast<int>(s)] = f; };
+  rows(WSlot::F32, dot4_float512<load16_f32, load8_f32, 4>);
+  rows(WSlot::F16, dot4_float512<load16_f16, load8_f16, 2>);
+  rows(WSlot::BF16, dot4_float512<load16_bf16, load8_bf16, 2>);
   rows(WSlot::Q8_0, dot4_legacy512<Z_Q8_0, Q8Rows>);
   rows(WSlot::Q4_0, dot4_legacy512<Z_Q4_0, NibbleRows<BlockQ4_0, false>>);
   rows(WSlot::Q4_1, dot4_legacy512<Z_Q4_1, NibbleRows<BlockQ4_1, false>>);
