@@ -89,11 +89,11 @@ void plan(std::span<const AttentionQuery> queries, const AttentionShape& s, cons
     const int64_t n_pos = queries[t].n_pos;
     if (n_pos <= 0) continue;
     const int64_t splits = n_splits(n_pos, static_cast<int64_t>(queries.size()), opt);
-    const int64_t len = ceil_div(n_pos, splits);
     if (splits == 1 && static_cast<int64_t>(queries.size()) < kTargetItems) {
       for (int64_t h = 0; h < s.n_head_kv; ++h) b.items.push_back({static_cast<int64_t>(t), 0, n_pos, h, h + 1, -1});
       continue;
     }
+    const int64_t len = ceil_div(n_pos, splits);
     for (int64_t p0 = 0; p0 < n_pos; p0 += len) {
       WorkItem w{static_cast<int64_t>(t), p0, std::min(n_pos, p0 + len), 0, s.n_head_kv, -1};
       if (splits > 1) {

@@ -133,12 +133,12 @@ void convert_keys(const uint16_t* k, int64_t ks, int64_t nb, int64_t hd, float* 
   }
 }
 
-// Brings this head's slice of the K and/or V rows of positions [p0, p1) ∩ [.., prefetch_end)
-// towards L2 (esize bytes per element). Always inlined: GCC counts prefetches as free of side
-// effects, so a separate function of nothing but prefetches is deemed pure and its calls are
-// deleted.
+// Brings this head's slice of the K rows (and, with_values, the V rows) of positions
+// [p0, p1) ∩ [.., prefetch_end) towards L2 (esize bytes per element). Always inlined: GCC
+// counts prefetches as free of side effects, so a separate function of nothing but prefetches
+// is deemed pure and its calls are deleted.
 [[gnu::always_inline]] inline void prefetch_positions(const AttnJob& j, int64_t esize, int64_t p0, int64_t p1,
-                                                      bool keys = true, bool values = true) {
+                                                      bool with_values) {
   if (p1 > j.prefetch_end) p1 = j.prefetch_end;
   const int64_t row_bytes = j.head_dim * esize, stride_bytes = j.stride * esize;
   const auto* k = static_cast<const char*>(j.k);
@@ -147,8 +147,8 @@ void convert_keys(const uint16_t* k, int64_t ks, int64_t nb, int64_t hd, float* 
     const auto first = reinterpret_cast<uintptr_t>(k + p * stride_bytes) & ~uintptr_t{63};
     const auto end = reinterpret_cast<uintptr_t>(k + p * stride_bytes + row_bytes);
     for (uintptr_t a = first; a < end; a += 64) {
-      if (keys) __builtin_prefetch(reinterpret_cast<const char*>(a), 0, 2);
-      if (values) __builtin_prefetch(reinterpret_cast<const char*>(a) + v_minus_k, 0, 2);
+      __builtin_prefetch(reinterpret_cast<const char*>(a), 0, 2);
+      if (with_values) __builtin_prefetch(reinterpret_cast<const char*>(a) + v_minus_k, 0, 2);
     }
   }
 }
@@ -287,7 +287,7 @@ void row_block(const AttnJob& j, int64_t esize, const float* kb, int64_t ks, int
   for (int64_t r = 0; r < j.n_rows; ++r) {
     // This row's share of the rows to prefetch.
     const int64_t ahead = b0 + kPrefetchAhead;
-    prefetch_positions(j, esize, ahead + r * nb / j.n_rows, ahead + (r + 1) * nb / j.n_rows, true, false);
+    prefetch_positions(j, esize, ahead + r * nb / j.n_rows, ahead + (r + 1) * nb / j.n_rows, false);
     float* s = scores + r * kAttnBlock;
     scores_fn(j.q + r * j.head_dim, kb, ks, nb, j.head_dim, j.scale, s);
     row_softmax(s, nb, j.m[r], j.l[r], corr[r]);
@@ -304,7 +304,7 @@ void partial(const AttnJob& j) {
   if (j.init) {
     // The item's first rows: asked for all at once, the memory system fetches them in
     // parallel instead of as the score loop reaches them.
-    prefetch_positions(j, esize, j.p0, j.p0 + kPrefetchAhead);
+    prefetch_positions(j, esize, j.p0, j.p0 + kPrefetchAhead, true);
     init_state(j);
   }
   for (int64_t b0 = j.p0; b0 < j.p1; b0 += kAttnBlock) {

@@ -45,12 +45,12 @@ __mmask16 tail_mask(int64_t n) {
 
 // ---- prefetch ----
 
-// Brings this head's slice of the K and/or V rows of positions [p0, p1) ∩ [.., prefetch_end)
-// towards L2 (esize bytes per element). Always inlined: GCC counts prefetches as free of side
-// effects, so a separate function of nothing but prefetches is deemed pure and its calls are
-// deleted.
+// Brings this head's slice of the K rows (and, with_values, the V rows) of positions
+// [p0, p1) ∩ [.., prefetch_end) towards L2 (esize bytes per element). Always inlined: GCC
+// counts prefetches as free of side effects, so a separate function of nothing but prefetches
+// is deemed pure and its calls are deleted.
 [[gnu::always_inline]] inline void prefetch_positions(const AttnJob& j, int64_t esize, int64_t p0, int64_t p1,
-                                                      bool keys = true, bool values = true) {
+                                                      bool with_values) {
   if (p1 > j.prefetch_end) p1 = j.prefetch_end;
   const int64_t row_bytes = j.head_dim * esize, stride_bytes = j.stride * esize;
   const auto* k = static_cast<const char*>(j.k);
@@ -60,8 +60,8 @@ __mmask16 tail_mask(int64_t n) {
     const auto first = reinterpret_cast<uintptr_t>(k + p * stride_bytes) & ~uintptr_t{63};
     const auto end = reinterpret_cast<uintptr_t>(k + p * stride_bytes + row_bytes);
     for (uintptr_t a = first; a < end; a += 64) {
-      if (keys) __builtin_prefetch(reinterpret_cast<const char*>(a), 0, 2);
-      if (values) __builtin_prefetch(reinterpret_cast<const char*>(a) + v_minus_k, 0, 2);
+      __builtin_prefetch(reinterpret_cast<const char*>(a), 0, 2);
+      if (with_values) __builtin_prefetch(reinterpret_cast<const char*>(a) + v_minus_k, 0, 2);
     }
   }
 }
@@ -228,11 +228,11 @@ void lane_scores(const AttnJob& j, int64_t esize, int64_t b0, const float* qt, c
   const float* rows[8];
   int64_t p = 0;
   for (; p + 8 <= nb; p += 8) {
-    prefetch_positions(j, esize, b0 + p + kPrefetchAhead, b0 + p + kPrefetchAhead + 8, true, false);
+    prefetch_positions(j, esize, b0 + p + kPrefetchAhead, b0 + p + kPrefetchAhead + 8, false);
     for (int u = 0; u < 8; ++u) rows[u] = k + (p + u) * ks;
     lane_scores_keys<8>(qt, rows, j.head_dim, s + 8 * p);
   }
-  prefetch_positions(j, esize, b0 + p + kPrefetchAhead, b0 + nb + kPrefetchAhead, true, false);
+  prefetch_positions(j, esize, b0 + p + kPrefetchAhead, b0 + nb + kPrefetchAhead, false);
   for (; p < nb; p += 2) {
     rows[0] = k + p * ks;
     rows[1] = p + 1 < nb ? rows[0] + ks : rows[0];
@@ -386,7 +386,7 @@ void row_block(const AttnJob& j, int64_t esize, const float* kb, int64_t ks, int
   for (int64_t r = 0; r < j.n_rows; ++r) {
     // This row's share of the rows to prefetch.
     const int64_t ahead = b0 + kPrefetchAhead;
-    prefetch_positions(j, esize, ahead + r * nb / j.n_rows, ahead + (r + 1) * nb / j.n_rows, true, false);
+    prefetch_positions(j, esize, ahead + r * nb / j.n_rows, ahead + (r + 1) * nb / j.n_rows, false);
     float* s = scores + r * kAttnBlock;
     scores_fn(j.q + r * j.head_dim, kb, ks, nb, j.head_dim, j.scale, s);
     row_softmax(s, nb, j.m[r], j.l[r], corr[r]);
@@ -404,7 +404,7 @@ void partial(const AttnJob& j) {
   if (j.init) {
     // The item's first rows: asked for all at once, the memory system fetches them in
     // parallel instead of as the score loop reaches them.
-    prefetch_positions(j, esize, j.p0, j.p0 + kPrefetchAhead);
+    prefetch_positions(j, esize, j.p0, j.p0 + kPrefetchAhead, true);
     init_state(j);
     if (lanes) prepare_lane_q(j.q, j.n_rows, hd, j.scale, j.q_prep);
   }

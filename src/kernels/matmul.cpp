@@ -121,7 +121,8 @@ void vec_dot_rows(const IsaKernels& k, const VecDotJob& job, int64_t r0, int64_t
   } else if (dot_rows != nullptr && (!slot_is_float(job.slot) || stride > kDotRowsContiguousMaxStride)) {
     // Long rows: the chunk is cut into kDotRows runs of q consecutive rows and a call takes
     // one row of each, so every run is read front to back as its own sequential stream.
-    // Short rows: kDotRows consecutive rows per call (the kernel prefetches the next ones).
+    // Short rows: kDotRows consecutive rows per call (the kernel prefetches the next ones);
+    // short float rows go one per call below (the one-row float kernel is faster there).
     const int64_t q = stride > kDotRowsContiguousMaxStride ? (r1 - r0) / kDotRows : 0;
     for (int64_t i = 0; i < q; ++i) {
       const int64_t r = r0 + i;

@@ -86,27 +86,35 @@ __m256i high_bits_pair(__m256i masks, int pair, int half) {
   return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
 }
 
+// The nibble codes of a block of rows 2p, 2p+1 (elements 0-15 in lo, 16-31 in hi), and their
+// integer sums against the block's activations.
+struct NibblePair {
+  __m256i lo, hi;
+};
+NibblePair nibbles_of_pair(const uint8_t* codes, int pair) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  const __m256i x = load256(codes + 32 * pair);
+  return {_mm256_and_si256(x, m4), _mm256_and_si256(_mm256_srli_epi16(x, 4), m4)};
+}
+__m256i dot_pair(const NibblePair& q, const int8_t* ab) {
+  return _mm256_add_epi32(dot_u8(q.lo, bcast16(ab)), dot_u8(q.hi, bcast16(ab + 16)));
+}
+
 // Per format: integer sums of block `codes` for rows 0,1 (pair 0) or 2,3 (pair 1).
 struct X4Q4_0 {
   static constexpr int kRowBytes = 16;
   static constexpr float kOffset = -8.f;
-  static __m256i dot(const uint8_t* codes, int pair, const int8_t* ab) {
-    const __m256i m4 = _mm256_set1_epi8(0x0F);
-    const __m256i x = load256(codes + 32 * pair);
-    return _mm256_add_epi32(dot_u8(_mm256_and_si256(x, m4), bcast16(ab)),
-                            dot_u8(_mm256_and_si256(_mm256_srli_epi16(x, 4), m4), bcast16(ab + 16)));
-  }
+  static __m256i dot(const uint8_t* codes, int pair, const int8_t* ab) { return dot_pair(nibbles_of_pair(codes, pair), ab); }
 };
 struct X4Q5_0 {
   static constexpr int kRowBytes = 20;
   static constexpr float kOffset = -16.f;
   static __m256i dot(const uint8_t* codes, int pair, const int8_t* ab) {
-    const __m256i m4 = _mm256_set1_epi8(0x0F);
-    const __m256i x = load256(codes + 32 * pair);
+    NibblePair q = nibbles_of_pair(codes, pair);
     const __m256i masks = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + 64)));
-    const __m256i lo = _mm256_or_si256(_mm256_and_si256(x, m4), high_bits_pair(masks, pair, 0));
-    const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(x, 4), m4), high_bits_pair(masks, pair, 1));
-    return _mm256_add_epi32(dot_u8(lo, bcast16(ab)), dot_u8(hi, bcast16(ab + 16)));
+    q.lo = _mm256_or_si256(q.lo, high_bits_pair(masks, pair, 0));
+    q.hi = _mm256_or_si256(q.hi, high_bits_pair(masks, pair, 1));
+    return dot_pair(q, ab);
   }
 };
 struct X4Q8_0 {  // stored biased by 128: back to signed for maddubs (which would saturate)

@@ -552,23 +552,16 @@ float dot_float512(const void* w, const ActRow& a, int64_t n) {
 
 // Float weights, four rows per call: one activation load feeds the four rows, two
 // accumulators per row keep eight FMA chains in flight; tails (< 16) via the 256-bit kernel.
-// Short rows are prefetched one call ahead as in dot4_legacy512.
+// Used for rows over kDotRowsContiguousMaxStride only (the driver gives short float rows to
+// dot_float512, faster there), so the four rows are distant streams the prefetchers follow.
 template <__m512 (*Load)(const void*, int64_t), __m256 (*Load8)(const void*, int64_t), size_t kElemBytes>
 void dot4_float512(const uint8_t* w, size_t stride, int n_rows, const ActRow& a, int64_t n, float* y) {
   const uint8_t* rows[4];
   for (int r = 0; r < 4; ++r) rows[r] = w + stride * static_cast<size_t>(r < n_rows ? r : n_rows - 1);
-  const bool prefetch = stride <= kDotRowsContiguousMaxStride;
-  const char* const pf_base = reinterpret_cast<const char*>(w) + 4 * stride + kPrefetchBytes;
-  const char* pf = reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(pf_base) / 64 * 64);
   __m512 acc[4][2];
   for (auto& r : acc) r[0] = r[1] = _mm512_setzero_ps();
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
-    if (prefetch) {
-      for (const char* until = pf_base + (i + 32) * 4 * static_cast<int64_t>(kElemBytes); pf < until; pf += 64) {
-        _mm_prefetch(pf, _MM_HINT_T0);
-      }
-    }
     const __m512 x0 = _mm512_loadu_ps(a.f + i), x1 = _mm512_loadu_ps(a.f + i + 16);
 #pragma GCC unroll 4
     for (int r = 0; r < 4; ++r) {
