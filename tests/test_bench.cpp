@@ -147,6 +147,13 @@ TEST(BenchCli, JsonHasEveryField) {
     EXPECT_TRUE(o.at("cpu_flags").is_string());
     EXPECT_TRUE(o.at("rss_ok").is_boolean());
     EXPECT_GT(o.at("ceilings").at("read_gbps").get<double>(), 1.0);
+    // The ceiling is the higher of the two measured next to the test, and the percentage is of it.
+    const double before = o.at("ceiling_before").get<double>(), after = o.at("ceiling_after").get<double>();
+    EXPECT_GT(before, 0.0);
+    EXPECT_GT(after, 0.0);
+    EXPECT_DOUBLE_EQ(o.at("ceiling").get<double>(), std::max(before, after));
+    EXPECT_NEAR(o.at("pct_of_ceiling").get<double>(),
+                100.0 * o.at("achieved").get<double>() / o.at("ceiling").get<double>(), 1e-9);
     // F32 matrices have no interleaved layout: all of them are plain huge-page copies.
     EXPECT_GE(o.at("decode_copy_bytes").get<double>(), 0.9 * o.at("model_size_bytes").get<double>());
     EXPECT_EQ(o.at("interleaved_bytes"), 0);
@@ -168,7 +175,7 @@ TEST(BenchCli, HumanTablePrintsCeilingsAndRss) {
   TRELLIS_REQUIRE_SHARED(kStories);
   const CliResult r = run_cli({"bench", "-m", shared_path(kStories), "-p", "8", "-n", "4", "-r", "1", "-t", "1"});
   ASSERT_EQ(r.exit_code, 0) << r.all();
-  for (const char* s : {"ceilings (-t 1): read", "GFLOPS", "GOPS", "| pp8 ", "| tg4 ", "peak RSS", "model load",
+  for (const char* s : {"ceilings at the start (-t 1): read", "GFLOPS", "GOPS", "| pp8 ", "| tg4 ", "read_bw", "fp32_fma", "peak RSS", "model load",
                         "commit: "}) {
     EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
   }

@@ -1,15 +1,15 @@
 // `trellis bench`: llama-bench style pp/tg throughput, reported against the machine's own
 // ceilings (read bandwidth, FP32 FMA, int8 dot) measured in the same run at the same thread
-// counts. Human table by default; --json prints one JSON array and nothing else on stdout.
-#include <sys/wait.h>
-#include <unistd.h>
-
+// counts: all of them at the start, and the one a test is compared with right before and
+// right after that test. Human table by default; --json prints one JSON array and nothing
+// else on stdout.
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "cli/ceiling_probe.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/error.h"
@@ -41,8 +41,10 @@ struct Row {
   BenchTiming timing;
   int threads = 0;
   double achieved = 0.0, ceiling = 0.0, pct = 0.0;
+  double ceiling_before = 0.0, ceiling_after = 0.0;  // measured next to the test; ceiling = the higher
   double work_per_token = 0.0;  // bytes (tg) or ops (pp)
-  std::string ceiling_kind, unit;
+  CeilingKind ceiling_kind = CeilingKind::ReadBandwidth;
+  std::string unit;
 };
 
 struct ModelFacts {
@@ -134,77 +136,6 @@ void check_tests_fit(const Model& model, const ModelFacts& f, const std::vector<
   }
 }
 
-json ceilings_to_json(const Ceilings& c) {
-  return {{"threads", c.threads},     {"read_gbps", c.read_gbps},       {"fp32_gflops", c.fp32_gflops},
-          {"int8_gops", c.int8_gops}, {"read_bytes", c.read_buffer_bytes}, {"read_isa", c.read_isa},
-          {"fp32_isa", c.fp32_isa},   {"int8_isa", c.int8_isa}};
-}
-
-Ceilings ceilings_from_json(const json& j) {
-  Ceilings c;
-  c.threads = j.at("threads");
-  c.read_gbps = j.at("read_gbps");
-  c.fp32_gflops = j.at("fp32_gflops");
-  c.int8_gops = j.at("int8_gops");
-  c.read_buffer_bytes = j.at("read_bytes");
-  c.read_isa = j.at("read_isa");
-  c.fp32_isa = j.at("fp32_isa");
-  c.int8_isa = j.at("int8_isa");
-  return c;
-}
-
-// Child side: measures every thread count, writes JSON to fd, never returns.
-[[noreturn]] void ceilings_child(int fd, const std::vector<int>& thread_counts) {
-  std::string out;
-  int rc = 0;
-  try {
-    json arr = json::array();
-    for (int t : thread_counts) {
-      ThreadPool pool(t);
-      arr.push_back(ceilings_to_json(measure_ceilings(pool)));
-    }
-    out = arr.dump();
-  } catch (const std::exception& e) {
-    out = json{{"error", e.what()}}.dump();
-    rc = 1;
-  }
-  for (size_t done = 0; done < out.size();) {
-    const ssize_t n = write(fd, out.data() + done, out.size() - done);
-    if (n <= 0) break;
-    done += static_cast<size_t>(n);
-  }
-  _exit(rc);
-}
-
-// The ceilings are measured in a forked child so that the bandwidth buffer (hundreds of MiB)
-// never counts towards this process's peak RSS. Must run before any thread is started.
-std::vector<Ceilings> measure_ceilings_isolated(const std::vector<int>& thread_counts) {
-  int fds[2];
-  if (pipe(fds) != 0) fail("cannot create a pipe for the ceiling measurement");
-  std::fflush(stdout);
-  std::fflush(stderr);
-  const pid_t pid = fork();
-  if (pid < 0) fail("cannot fork the ceiling measurement");
-  if (pid == 0) {
-    close(fds[0]);
-    ceilings_child(fds[1], thread_counts);
-  }
-  close(fds[1]);
-  std::string text;
-  char buf[4096];
-  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
-  close(fds[0]);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  const json j = json::parse(text, nullptr, false);
-  if (j.is_object() && j.contains("error")) fail("measuring the ceilings: ", j["error"].get<std::string>());
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !j.is_array()) fail("the ceiling measurement failed");
-  std::vector<Ceilings> out;
-  for (const json& c : j) out.push_back(ceilings_from_json(c));
-  return out;
-}
-
 ModelFacts model_facts(const Model& m, size_t file_bytes, double load_seconds) {
   ModelFacts f;
   f.name = m.name();
@@ -221,24 +152,32 @@ ModelFacts model_facts(const Model& m, size_t file_bytes, double load_seconds) {
   return f;
 }
 
-// tg: GB/s of weights + KV read against the read bandwidth; pp: GOPS against the compute
-// peak for the weight type (int8 dot for quantized weights, FP32 FMA for float ones).
-Row make_row(const BenchTiming& t, const ModelFacts& f, const Hparams& hp, DType kv_type, const Ceilings& c) {
+// tg is compared with the read bandwidth, pp with the compute peak for the weight type (int8
+// dot for quantized weights, FP32 FMA for float ones).
+CeilingKind ceiling_kind_for(const BenchTest& t, const ModelFacts& f) {
+  if (!t.is_prompt()) return CeilingKind::ReadBandwidth;
+  return f.integer ? CeilingKind::Int8Dot : CeilingKind::Fp32Fma;
+}
+
+// Runs one test between two measurements of its ceiling: tg as GB/s of weights + KV read,
+// pp as GOPS; the percentage is of the higher of the two measurements.
+Row run_row(const Model& model, ThreadPool& pool, const BenchTest& test, const BenchConfig& cfg,
+            const ModelFacts& f, CeilingProbe& probe) {
   Row r;
-  r.timing = t;
-  r.threads = c.threads;
-  if (t.test.is_prompt()) {
+  r.threads = pool.size();
+  r.ceiling_kind = ceiling_kind_for(test, f);
+  r.ceiling_before = probe.measure(r.threads, r.ceiling_kind);
+  r.timing = run_bench_test(model, pool, test, cfg);
+  r.ceiling_after = probe.measure(r.threads, r.ceiling_kind);
+  r.ceiling = std::max(r.ceiling_before, r.ceiling_after);
+  if (test.is_prompt()) {
     r.work_per_token = 2.0 * static_cast<double>(f.matmul_params);
-    r.ceiling_kind = f.integer ? "int8_dot" : "fp32_fma";
-    r.ceiling = f.integer ? c.int8_gops : c.fp32_gflops;
     r.unit = "GOPS";
   } else {
-    r.work_per_token = static_cast<double>(f.decode_bytes) + kv_read_bytes_per_token(hp, kv_type, t.test);
-    r.ceiling_kind = "read_bw";
-    r.ceiling = c.read_gbps;
+    r.work_per_token = static_cast<double>(f.decode_bytes) + kv_read_bytes_per_token(model.hparams(), cfg.kv_type, test);
     r.unit = "GB/s";
   }
-  r.achieved = r.work_per_token * t.mean_tps / 1e9;
+  r.achieved = r.work_per_token * r.timing.mean_tps / 1e9;
   r.pct = r.ceiling > 0 ? 100.0 * r.achieved / r.ceiling : 0.0;
   return r;
 }
@@ -265,8 +204,10 @@ json row_to_json(const Row& r, const ModelFacts& f, const RunFacts& run, const C
           {"achieved", r.achieved},
           {"achieved_unit", r.unit},
           {"work_per_token", r.work_per_token},
-          {"ceiling_kind", r.ceiling_kind},
+          {"ceiling_kind", ceiling_kind_name(r.ceiling_kind)},
           {"ceiling", r.ceiling},
+          {"ceiling_before", r.ceiling_before},
+          {"ceiling_after", r.ceiling_after},
           {"pct_of_ceiling", r.pct},
           {"ceilings", ceilings_to_json(c)},
           {"threads", r.threads},
@@ -300,29 +241,31 @@ void print_header(const RunFacts& run, const std::vector<Ceilings>& ceilings) {
               run.cpu.model.c_str(), join_flags(run.cpu.simd_flags).c_str(), run.cpu.llc_bytes / kMiB,
               TRELLIS_GIT_COMMIT, run.kv_type.c_str(), run.depth_fill.c_str(), run.repetitions);
   for (const Ceilings& c : ceilings) {
-    std::printf("ceilings (-t %d): read %.1f GB/s (%s, %zu MiB buffer), FP32 FMA %.1f GFLOPS (%s), "
+    std::printf("ceilings at the start (-t %d): read %.1f GB/s (%s, %zu MiB buffer), FP32 FMA %.1f GFLOPS (%s), "
                 "int8 dot %.1f GOPS (%s)\n",
                 c.threads, c.read_gbps, c.read_isa.c_str(), c.read_buffer_bytes / kMiB, c.fp32_gflops,
                 c.fp32_isa.c_str(), c.int8_gops, c.int8_isa.c_str());
   }
-  std::printf("\n| %-34s | %-7s | %10s | %9s | %2s | %-13s | %17s | %13s | %-15s |\n", "model", "type", "size",
-              "params", "t", "test", "t/s", "achieved", "% of ceiling");
-  std::printf("|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", std::string(36, '-').c_str(), std::string(9, '-').c_str(),
+  std::printf("each test is compared with its ceiling measured right before and right after it (the higher)\n");
+  std::printf("\n| %-34s | %-7s | %10s | %9s | %2s | %-13s | %17s | %13s | %-14s | %6s |\n", "model", "type", "size",
+              "params", "t", "test", "t/s", "achieved", "ceiling", "%");
+  std::printf("|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", std::string(36, '-').c_str(), std::string(9, '-').c_str(),
               std::string(12, '-').c_str(), std::string(11, '-').c_str(), std::string(4, '-').c_str(),
               std::string(15, '-').c_str(), std::string(19, '-').c_str(), std::string(15, '-').c_str(),
-              std::string(17, '-').c_str());
+              std::string(16, '-').c_str(), std::string(8, '-').c_str());
 }
 
 void print_row(const Row& r, const ModelFacts& f) {
-  char tps[48], ach[32], pct[32], size[32];
+  char tps[48], ach[32], ceil[40], pct[32], size[32];
   std::snprintf(tps, sizeof tps, "%.2f ± %.2f", r.timing.mean_tps, r.timing.stdev_tps);
   std::snprintf(ach, sizeof ach, "%.2f %s", r.achieved, r.unit.c_str());
-  std::snprintf(pct, sizeof pct, "%.1f%% %s", r.pct, r.ceiling_kind.c_str());
+  std::snprintf(ceil, sizeof ceil, "%.1f %s", r.ceiling, ceiling_kind_name(r.ceiling_kind));
+  std::snprintf(pct, sizeof pct, "%.1f%%", r.pct);
   std::snprintf(size, sizeof size, "%.2f MiB", static_cast<double>(f.weight_bytes) / kMiB);
   // "±" is two bytes but one column: pad by one more.
-  std::printf("| %-34.34s | %-7s | %10s | %9s | %2d | %-13s | %18s | %13s | %-15s |\n", f.name.c_str(),
+  std::printf("| %-34.34s | %-7s | %10s | %9s | %2d | %-13s | %18s | %13s | %-14s | %6s |\n", f.name.c_str(),
               f.type.c_str(), size, human_count(static_cast<double>(f.n_params)).c_str(), r.threads,
-              r.timing.test.name().c_str(), tps, ach, pct);
+              r.timing.test.name().c_str(), tps, ach, ceil, pct);
   std::fflush(stdout);
 }
 
@@ -380,12 +323,14 @@ int run_bench(int argc, char** argv) {
   const std::vector<BenchTest> tests = make_tests(a);
   const size_t file_bytes = model_file_bytes(a.model.model_path);
   check_file_fits(a.model.model_path, file_bytes);
+  CeilingProbe probe;  // forked before any thread starts and before the model is mapped
   const auto t0 = std::chrono::steady_clock::now();
   const auto model = a.model.load(ModelLoadOptions{.decode_copies = !a.no_decode_copies});  // starts no thread
   const ModelFacts facts =
       model_facts(*model, file_bytes, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   check_tests_fit(*model, facts, tests, cfg);
-  const std::vector<Ceilings> ceilings = measure_ceilings_isolated(thread_counts);  // before any thread starts
+  std::vector<Ceilings> ceilings;
+  for (int t : thread_counts) ceilings.push_back(probe.measure_all(t));
 
   RunFacts run = run_facts(a, model->hparams(), tests, cfg.kv_type);
   if (!a.json) print_header(run, ceilings);
@@ -393,7 +338,7 @@ int run_bench(int argc, char** argv) {
   for (size_t i = 0; i < thread_counts.size(); ++i) {
     ThreadPool pool(thread_counts[i]);
     for (const BenchTest& t : tests) {
-      rows.emplace_back(make_row(run_bench_test(*model, pool, t, cfg), facts, model->hparams(), cfg.kv_type, ceilings[i]), i);
+      rows.emplace_back(run_row(*model, pool, t, cfg, facts, probe), i);
       if (!a.json) print_row(rows.back().first, facts);
     }
   }

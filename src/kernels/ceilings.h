@@ -30,9 +30,13 @@ struct CeilingOptions {
 // Measures all three on every thread of `pool` (a second or so).
 Ceilings measure_ceilings(ThreadPool& pool, const CeilingOptions& opt = {});
 
-// The threads sum a `bytes` buffer in 2 MiB chunks with the widest loads available;
+// The threads sum a `bytes` buffer in 2 MiB chunks with the widest loads available, each
+// thread its own part of every sweep (never the lines another thread is reading);
 // returns the best of `passes` in GB/s.
 double measure_read_bandwidth(ThreadPool& pool, size_t bytes, int passes);
+// The buffer measure_ceilings reads: 8x the last-level cache, within [256 MiB, 1 GiB] and
+// at most a quarter of the available memory.
+size_t default_read_buffer_bytes();
 // Independent FMA (or int8 dot) chains held in registers on every thread; best of passes.
 double measure_fp32_peak(ThreadPool& pool, double pass_seconds, int passes);
 double measure_int8_peak(ThreadPool& pool, double pass_seconds, int passes);
