@@ -164,7 +164,7 @@ void register_all() {
       const std::string name = std::string("matvec/") + dtype_name(t) + "/" + s.name;
       benchmark::RegisterBenchmark(name.c_str(), [t, s](benchmark::State& st) { run_matmul(st, t, s.cols, s.rows, 1); })
           ->UseRealTime()->Unit(benchmark::kMicrosecond)->ComputeStatistics("min", min_of)->ComputeStatistics("max", max_of);
-      if (!interleave_preferred(t, active_isa())) continue;
+      if (!interleave_preferred(t, s.cols, active_isa())) continue;
       const std::string x4 = std::string("matvec_interleaved/") + dtype_name(t) + "/" + s.name;
       benchmark::RegisterBenchmark(x4.c_str(), [t, s](benchmark::State& st) { run_matmul(st, t, s.cols, s.rows, 1, true); })
           ->UseRealTime()->Unit(benchmark::kMicrosecond)->ComputeStatistics("min", min_of)->ComputeStatistics("max", max_of);

@@ -108,18 +108,43 @@ void deinterleave_row_q4k(const uint8_t* interleaved, int64_t n, int64_t r, uint
   }
 }
 
+// ---- F32 / F16 / BF16: kFloatBlockElems elements of each of the four rows in turn ---------
+bool is_float(DType type) { return type == DType::F32 || type == DType::F16 || type == DType::BF16; }
+size_t float_block_bytes(DType type) { return static_cast<size_t>(kFloatBlockElems) * dtype_info(type).block_bytes; }
+
+void interleave_group_float(DType type, const uint8_t* src, int64_t rows, int64_t n, int64_t g, uint8_t* dst) {
+  const size_t bb = float_block_bytes(type), row_size = static_cast<size_t>(n) * dtype_info(type).block_bytes;
+  const int64_t nb = n / kFloatBlockElems;
+  std::memset(dst, 0, interleaved_group_bytes(type, n));
+  for (int64_t r = 0; r < kInterleaveRows && g * kInterleaveRows + r < rows; ++r) {
+    const uint8_t* row = src + static_cast<size_t>(g * kInterleaveRows + r) * row_size;
+    for (int64_t b = 0; b < nb; ++b) std::memcpy(dst + (static_cast<size_t>(b) * kInterleaveRows + static_cast<size_t>(r)) * bb, row + static_cast<size_t>(b) * bb, bb);
+  }
+}
+
+void deinterleave_row_float(DType type, const uint8_t* interleaved, int64_t n, int64_t r, uint8_t* dst) {
+  const size_t bb = float_block_bytes(type);
+  const int64_t nb = n / kFloatBlockElems;
+  const uint8_t* group = interleaved + static_cast<size_t>(r / kInterleaveRows) * interleaved_group_bytes(type, n);
+  for (int64_t b = 0; b < nb; ++b) {
+    std::memcpy(dst + static_cast<size_t>(b) * bb, group + (static_cast<size_t>(b) * kInterleaveRows + static_cast<size_t>(r % kInterleaveRows)) * bb, bb);
+  }
+}
+
 }  // namespace
 
-bool interleave_supported(DType type) {
+bool interleave_supported(DType type, int64_t n) {
+  if (is_float(type)) return n > 0 && n % kFloatBlockElems == 0;
   return type == DType::Q4_0 || type == DType::Q5_0 || type == DType::Q8_0 || type == DType::Q4_K;
 }
 
-bool interleave_preferred(DType type, Isa isa) {
-  if (!interleave_supported(type) || isa > detected_isa()) return false;
+bool interleave_preferred(DType type, int64_t n, Isa isa) {
+  if (!interleave_supported(type, n) || isa > detected_isa()) return false;
   return isa_kernels(isa).vec_dot_x4[weight_slot(type)] != nullptr;
 }
 
 size_t interleaved_group_bytes(DType type, int64_t n) {
+  if (is_float(type)) return static_cast<size_t>(kInterleaveRows * n) * dtype_info(type).block_bytes;
   if (type == DType::Q4_K) return static_cast<size_t>(n / kQK_K) * kQ4KGroupBytes;
   const Format f = format_of(type);
   const int64_t nb = n / kQK, tiles = (nb + kTileBlocks - 1) / kTileBlocks;
@@ -131,6 +156,7 @@ size_t interleaved_bytes(DType type, int64_t rows, int64_t n) {
 }
 
 void interleave_group(DType type, const uint8_t* src, int64_t rows, int64_t n, int64_t g, uint8_t* dst) {
+  if (is_float(type)) return interleave_group_float(type, src, rows, n, g, dst);
   if (type == DType::Q4_K) return interleave_group_q4k(src, rows, n, g, dst);
   const Format f = format_of(type);
   const int64_t nb = n / kQK;
@@ -153,6 +179,7 @@ void interleave_group(DType type, const uint8_t* src, int64_t rows, int64_t n, i
 }
 
 void deinterleave_row(DType type, const uint8_t* interleaved, int64_t n, int64_t r, uint8_t* dst) {
+  if (is_float(type)) return deinterleave_row_float(type, interleaved, n, r, dst);
   if (type == DType::Q4_K) return deinterleave_row_q4k(interleaved, n, r, dst);
   const Format f = format_of(type);
   const int64_t nb = n / kQK, rg = r % kInterleaveRows;

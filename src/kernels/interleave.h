@@ -1,4 +1,4 @@
-// The interleaved weight layout for decode: a copy of a quantized weight matrix in which four
+// The interleaved weight layout for decode: a copy of a weight matrix in which four
 // consecutive rows are stored side by side, so the decode kernel reads one sequential stream
 // per four rows and every 64-byte load holds the same block of all four rows, already in
 // the vector lanes it is multiplied in (no per-block shuffles, no gathering of scales).
@@ -14,6 +14,10 @@
 //           each biased by 128 (stored unsigned, as vpdpbusd multiplies unsigned bytes).
 // A group of full rows takes exactly the bytes of its four rows in the file when the row's
 // block count is a multiple of four (more otherwise: the tail tile's 32 scale bytes).
+//
+// F32, F16 and BF16 rows (n a multiple of kFloatBlockElems) are laid out per 64 elements: the
+// 64 elements of row 0, then of rows 1, 2, 3 (exactly the file's bytes of the four rows), so
+// the kernel's one activation load feeds four rows read from one stream.
 //
 // Q4_K is laid out per 256-element super-block instead: the four rows' d and dmin (F16), their
 // 6-bit sub-block scales and mins unpacked to bytes (so the kernel converts them with one
@@ -35,12 +39,14 @@ namespace trellis {
 struct TensorView;
 
 constexpr int64_t kInterleaveRows = 4;
+constexpr int64_t kFloatBlockElems = 64;  // elements of a float row per piece of the layout
 
-// Whether `type` has an interleaved layout (Q4_0, Q5_0, Q8_0, Q4_K).
-bool interleave_supported(DType type);
-// Whether decode with `isa` has a kernel for the interleaved layout of `type`: only then is
+// Whether rows of n elements of `type` have an interleaved layout (Q4_0, Q5_0, Q8_0, Q4_K;
+// F32, F16, BF16 when n is a multiple of kFloatBlockElems).
+bool interleave_supported(DType type, int64_t n);
+// Whether decode with `isa` has a kernel for that interleaved layout: only then is
 // interleaving worth its copy.
-bool interleave_preferred(DType type, Isa isa);
+bool interleave_preferred(DType type, int64_t n, Isa isa);
 
 // Bytes of one group of kInterleaveRows rows of n elements, and of a whole matrix.
 size_t interleaved_group_bytes(DType type, int64_t n);

@@ -71,7 +71,7 @@ DecodeWeights::DecodeWeights(std::span<TensorView* const> tensors, Isa isa) {
   std::vector<const TensorView*> sources;
   for (TensorView* t : tensors) {
     if (!t->valid() || placement_of.count(t->data)) continue;
-    const bool interleave = interleave_preferred(t->type, isa);
+    const bool interleave = interleave_preferred(t->type, t->ne[0], isa);
     const size_t size = interleave ? trellis::interleaved_bytes(t->type, t->rows(), t->ne[0]) : t->nbytes;
     placement_of[t->data] = {bytes_, interleave};
     sources.push_back(t);

@@ -2,10 +2,11 @@
 // with transparent huge pages asked for: a decode token walks every weight, and 4 KiB pages of
 // the file map cost a TLB miss every 4 KiB (and leave the stream at the page cache's placement).
 //
-// A matrix whose type the active instruction set decodes faster interleaved gets an
-// interleaved copy (kernels/interleave.h; its view's `interleaved` points at it, `data` still at
-// the file). Every other matrix gets a plain copy of its bytes and its view's `data` points at
-// the copy, so every reader (decode, prefill, embedding lookup) uses it.
+// A matrix the active instruction set decodes faster interleaved (by its type and row length:
+// kernels/interleave.h, interleave_preferred) gets an interleaved copy (its view's
+// `interleaved` points at it, `data` still at the file). Every other matrix gets a plain copy
+// of its bytes and its view's `data` points at the copy, so every reader (decode, prefill,
+// embedding lookup) uses it.
 //
 // Building the copies releases the mapped file pages of each source matrix as the copy
 // advances, so resident memory stays about the file's size instead of doubling; the file
