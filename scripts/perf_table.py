@@ -195,6 +195,15 @@ def scaling_checks(rows):
     return checks
 
 
+def check_table(value_header, checks):
+    """Markdown rows of ("<model> <test>", value, target, met) checks."""
+    lines = [f"| model | test | {value_header} | target | |", "|---|---|---|---|---|"]
+    for label, value, target, met in checks:
+        name, test = label.rsplit(" ", 1)
+        lines.append(f"| {name} | {test} | {value} | {target} | {'met' if met else '**missed**'} |")
+    return lines
+
+
 def write_doc(path, rows, checks, elapsed, reps, settings, load, train):
     first = rows[0]
     rss_bad = [r for r in rows if not r["rss_ok"]]
@@ -246,11 +255,7 @@ def write_doc(path, rows, checks, elapsed, reps, settings, load, train):
         n_pct = sum(1 for c in pct if c[3])
         L.append(f"tg ≥ 60% of the read ceiling (2 threads, depth 0, all types but F32) and pp ≥ 60% of the FP32 "
                  f"FMA ceiling (float weights): {n_pct} of {len(pct)} met.")
-        L += ["", "| model | test | % of ceiling | target | |", "|---|---|---|---|---|"]
-        for label, value, target, met in pct:
-            name, test = label.rsplit(" ", 1)
-            L.append(f"| {name} | {test} | {value:.1f}% | ≥ {target:.0f}% | {'met' if met else '**missed**'} |")
-        L.append("")
+        L += [""] + check_table("% of ceiling", [(lab, f"{v:.1f}%", f"≥ {t:.0f}%", m) for lab, v, t, m in pct]) + [""]
     other = depth_and_gops_checks(rows)
     if other:
         L += ["tg at depth over tg at depth 0, and pp of the 0.5B integer files:", "",
@@ -260,10 +265,7 @@ def write_doc(path, rows, checks, elapsed, reps, settings, load, train):
     if checks:
         L.append(f"Thread scaling (pp 2t/1t ≥ {PP_SCALING_TARGET}, tg 2t/1t ≥ {TG_SCALING_TARGET}): "
                  f"{n_met} of {len(checks)} met.")
-        L += ["", "| model | test | 2t / 1t | target | |", "|---|---|---|---|---|"]
-        for label, ratio, target, met in checks:
-            name, test = label.rsplit(" ", 1)
-            L.append(f"| {name} | {test} | {ratio:.2f} | ≥ {target} | {'met' if met else '**missed**'} |")
+        L += [""] + check_table("2t / 1t", [(lab, f"{r:.2f}", f"≥ {t}", m) for lab, r, t, m in checks])
     else:
         L.append("Thread scaling: not run (--scaling none).")
     L += ["", f"Peak RSS ≤ file size + KV cache + 64 MiB: "

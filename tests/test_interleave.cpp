@@ -87,9 +87,8 @@ double activation_error_bound(const TensorView& w, int64_t row, const float* x) 
 }
 
 const DType kTypes[] = {DType::Q4_0, DType::Q5_0, DType::Q8_0, DType::Q4_K, DType::F16, DType::BF16, DType::F32};
-bool is_float(DType t) { return t == DType::F16 || t == DType::BF16 || t == DType::F32; }
 // The unit the layout takes rows in: a block, or kFloatBlockElems elements of a float row.
-int64_t block_elems(DType t) { return is_float(t) ? kFloatBlockElems : dtype_info(t).block_elems; }
+int64_t block_elems(DType t) { return is_float_type(t) ? kFloatBlockElems : dtype_info(t).block_elems; }
 // Row counts around the group of four; block counts around the tile of four.
 const int64_t kRows[] = {1, 2, 3, 4, 5, 7, 8, 9, 13, 64, 130};
 const int64_t kBlocks[] = {1, 2, 3, 4, 5, 7, 8, 9, 28};
@@ -171,7 +170,7 @@ TEST(Interleave, DecodeMatchesFileLayoutKernels) {
     for (DType t : kTypes) {
       for (int64_t rows : kRows) {
         for (int64_t nb : {1, 3, 4, 5, 9, 28, 152}) {
-          if ((t == DType::Q4_K && nb > 19) || (is_float(t) && nb > 76)) continue;
+          if ((t == DType::Q4_K && nb > 19) || (is_float_type(t) && nb > 76)) continue;
           const int64_t n = block_elems(t) * nb;
           Matrix m = make_matrix(rng, t, rows, n);
           for (int64_t tokens : {1, 3}) {
@@ -186,7 +185,7 @@ TEST(Interleave, DecodeMatchesFileLayoutKernels) {
               const double bound = activation_error_bound(m.plain, row, x.data() + tok * n);
               // Only AVX-512 has file-row four-row kernels; float rows over 2 KB take one with another
               // float order on the file's rows.
-              const bool long_float = is_float(t) && m.plain.row_stride() > 2048;
+              const bool long_float = is_float_type(t) && m.plain.row_stride() > 2048;
               if (t == DType::Q4_K || isa != Isa::Avx512 || long_float) {
                 ASSERT_NEAR(a[i], b[i], 1e-5 * bound * 127.0 * 2.0 + 1e-6);  // float order only
               } else {

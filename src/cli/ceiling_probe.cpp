@@ -139,9 +139,15 @@ std::string CeilingProbe::request(const std::string& line) {
   return reply;
 }
 
+json CeilingProbe::ask(int threads, const char* what) {
+  json j = json::parse(request(std::to_string(threads) + " " + what), nullptr, false);
+  if (!j.is_object()) fail("the ceiling measurement sent a malformed reply");
+  if (j.contains("error")) fail("measuring the ceilings: ", j["error"].get<std::string>());
+  return j;
+}
+
 Ceilings CeilingProbe::measure_all(int threads) {
-  const json j = json::parse(request(std::to_string(threads) + " all"), nullptr, false);
-  if (j.is_object() && j.contains("error")) fail("measuring the ceilings: ", j["error"].get<std::string>());
+  const json j = ask(threads, "all");
   try {
     return ceilings_from_json(j);
   } catch (const json::exception&) {
@@ -150,11 +156,8 @@ Ceilings CeilingProbe::measure_all(int threads) {
 }
 
 double CeilingProbe::measure(int threads, CeilingKind kind) {
-  const json j = json::parse(request(std::to_string(threads) + " " + ceiling_kind_name(kind)), nullptr, false);
-  if (j.is_object() && j.contains("error")) fail("measuring the ceilings: ", j["error"].get<std::string>());
-  if (!j.is_object() || !j.contains("value") || !j["value"].is_number()) {
-    fail("the ceiling measurement sent a malformed reply");
-  }
+  const json j = ask(threads, ceiling_kind_name(kind));
+  if (!j.contains("value") || !j["value"].is_number()) fail("the ceiling measurement sent a malformed reply");
   return j["value"].get<double>();
 }
 

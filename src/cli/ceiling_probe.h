@@ -39,6 +39,9 @@ class CeilingProbe {
  private:
   // Sends one request line, returns the child's one-line JSON reply (throws Error on failure).
   std::string request(const std::string& line);
+  // Asks for `what` ("all" or a ceiling_kind_name) on `threads` threads: the reply object,
+  // or Error when the child reports one or the reply is not an object.
+  nlohmann::json ask(int threads, const char* what);
 
   int fd_ = -1;
   pid_t pid_ = -1;

@@ -32,5 +32,6 @@ DType dtype_from_name(const std::string& name);
 // Bytes needed for a row of n elements; throws Error if n is not a multiple of the block size.
 size_t row_bytes(DType t, int64_t n);
 inline bool is_quantized(DType t) { return dtype_info(t).block_elems > 1; }
+inline bool is_float_type(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
 
 }  // namespace trellis

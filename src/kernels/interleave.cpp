@@ -109,7 +109,6 @@ void deinterleave_row_q4k(const uint8_t* interleaved, int64_t n, int64_t r, uint
 }
 
 // ---- F32 / F16 / BF16: kFloatBlockElems elements of each of the four rows in turn ---------
-bool is_float(DType type) { return type == DType::F32 || type == DType::F16 || type == DType::BF16; }
 size_t float_block_bytes(DType type) { return static_cast<size_t>(kFloatBlockElems) * dtype_info(type).block_bytes; }
 
 void interleave_group_float(DType type, const uint8_t* src, int64_t rows, int64_t n, int64_t g, uint8_t* dst) {
@@ -134,7 +133,7 @@ void deinterleave_row_float(DType type, const uint8_t* interleaved, int64_t n, i
 }  // namespace
 
 bool interleave_supported(DType type, int64_t n) {
-  if (is_float(type)) return n > 0 && n % kFloatBlockElems == 0;
+  if (is_float_type(type)) return n > 0 && n % kFloatBlockElems == 0;
   return type == DType::Q4_0 || type == DType::Q5_0 || type == DType::Q8_0 || type == DType::Q4_K;
 }
 
@@ -144,7 +143,7 @@ bool interleave_preferred(DType type, int64_t n, Isa isa) {
 }
 
 size_t interleaved_group_bytes(DType type, int64_t n) {
-  if (is_float(type)) return static_cast<size_t>(kInterleaveRows * n) * dtype_info(type).block_bytes;
+  if (is_float_type(type)) return static_cast<size_t>(kInterleaveRows * n) * dtype_info(type).block_bytes;
   if (type == DType::Q4_K) return static_cast<size_t>(n / kQK_K) * kQ4KGroupBytes;
   const Format f = format_of(type);
   const int64_t nb = n / kQK, tiles = (nb + kTileBlocks - 1) / kTileBlocks;
@@ -156,7 +155,7 @@ size_t interleaved_bytes(DType type, int64_t rows, int64_t n) {
 }
 
 void interleave_group(DType type, const uint8_t* src, int64_t rows, int64_t n, int64_t g, uint8_t* dst) {
-  if (is_float(type)) return interleave_group_float(type, src, rows, n, g, dst);
+  if (is_float_type(type)) return interleave_group_float(type, src, rows, n, g, dst);
   if (type == DType::Q4_K) return interleave_group_q4k(src, rows, n, g, dst);
   const Format f = format_of(type);
   const int64_t nb = n / kQK;
@@ -179,7 +178,7 @@ void interleave_group(DType type, const uint8_t* src, int64_t rows, int64_t n, i
 }
 
 void deinterleave_row(DType type, const uint8_t* interleaved, int64_t n, int64_t r, uint8_t* dst) {
-  if (is_float(type)) return deinterleave_row_float(type, interleaved, n, r, dst);
+  if (is_float_type(type)) return deinterleave_row_float(type, interleaved, n, r, dst);
   if (type == DType::Q4_K) return deinterleave_row_q4k(interleaved, n, r, dst);
   const Format f = format_of(type);
   const int64_t nb = n / kQK, rg = r % kInterleaveRows;
