@@ -191,29 +191,35 @@ INSTANTIATE_TEST_SUITE_P(Kernel, KernelTypes, ::testing::ValuesIn(kTypes),
 
 // matmul_multi gives exactly what separate matmul calls give, for mixed weight types (one
 // activation quantization shared by integer formats, F32 rows beside them), on the decode
-// path (T < kGemmMinTokens) and where it falls back to one call per weight (prefill).
+// path (T < kGemmMinTokens) and on the prefill path, both where it shares one activation
+// packing among the weights and where it falls back to one call per weight.
 TEST(MatmulMulti, SameAsSeparateCalls) {
   std::mt19937_64 rng(test_seed() + 7);
   ThreadPool pool(2);
   const int64_t cols = 4096;
-  const DType types[] = {DType::Q5_0, DType::Q8_0, DType::F32, DType::Q4_K};
-  std::vector<Weights> ws;
-  for (int i = 0; i < 4; ++i) ws.push_back(make_weights(rng, types[i], 40 + 37 * i, cols));
-  for (int64_t T : {1, 2, 5}) {
-    const std::vector<float> x = random_values(rng, T * cols);
-    for (Isa isa : isas_here()) {
-      std::vector<std::vector<float>> sep(ws.size()), multi(ws.size());
-      std::vector<MatmulOut> outs;
-      for (size_t i = 0; i < ws.size(); ++i) {
-        sep[i].resize(static_cast<size_t>(ws[i].view.rows() * T));
-        multi[i].assign(sep[i].size(), std::nanf(""));
-        matmul(ws[i].view, x.data(), T, sep[i].data(), pool, {isa, MatmulPath::Auto});
-        outs.push_back({&ws[i].view, multi[i].data()});
-      }
-      matmul_multi(outs, x.data(), T, pool, {isa, MatmulPath::Auto});
-      for (size_t i = 0; i < ws.size(); ++i) {
-        for (size_t e = 0; e < sep[i].size(); ++e) {
-          ASSERT_EQ(sep[i][e], multi[i][e]) << "weight " << i << " T=" << T << " isa=" << isa_name(isa) << " output " << e;
+  // Mixed activation packings (one call per weight on the prefill path), and a set whose
+  // prefill kernels share one packing (one pass for all), as q/k/v of a Q4_K_M file.
+  const std::vector<DType> mixes[] = {{DType::Q5_0, DType::Q8_0, DType::F32, DType::Q4_K},
+                                      {DType::Q4_K, DType::Q5_0, DType::Q4_0}};
+  for (const std::vector<DType>& types : mixes) {
+    std::vector<Weights> ws;
+    for (size_t i = 0; i < types.size(); ++i) ws.push_back(make_weights(rng, types[i], 40 + 37 * static_cast<int64_t>(i), cols));
+    for (int64_t T : {1, 2, 5, 13}) {
+      const std::vector<float> x = random_values(rng, T * cols);
+      for (Isa isa : isas_here()) {
+        std::vector<std::vector<float>> sep(ws.size()), multi(ws.size());
+        std::vector<MatmulOut> outs;
+        for (size_t i = 0; i < ws.size(); ++i) {
+          sep[i].resize(static_cast<size_t>(ws[i].view.rows() * T));
+          multi[i].assign(sep[i].size(), std::nanf(""));
+          matmul(ws[i].view, x.data(), T, sep[i].data(), pool, {isa, MatmulPath::Auto});
+          outs.push_back({&ws[i].view, multi[i].data()});
+        }
+        matmul_multi(outs, x.data(), T, pool, {isa, MatmulPath::Auto});
+        for (size_t i = 0; i < ws.size(); ++i) {
+          for (size_t e = 0; e < sep[i].size(); ++e) {
+            ASSERT_EQ(sep[i][e], multi[i][e]) << "weight " << i << " T=" << T << " isa=" << isa_name(isa) << " output " << e;
+          }
         }
       }
     }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 #include <span>
 #include <vector>
@@ -182,27 +183,46 @@ void matmul_vec_dot(const IsaKernels& k, std::span<VecDotJob> jobs, const float*
   });
 }
 
-constexpr int64_t kTileRows = 16;              // weight rows packed per work item
+constexpr int64_t kTileRows = kGemmTileRows;   // weight rows packed per work item
 constexpr size_t kActBlockBytes = 256 * 1024;  // packed activations revisited per row block (L2)
+constexpr int64_t kTokenMultiple = 6;          // token runs split evenly into the tiles' 2, 3 or 6 tokens
 
-// Prefill: activations packed once, then per block of kTileRows weight rows: pack the rows
-// into a per-thread buffer and run the tile kernel over the tokens in L2-sized blocks.
-void matmul_gemm(const GemmKernels& g, const TensorView& w, const float* x, int64_t n_tokens, float* y,
-                 ThreadPool& pool) {
-  const int64_t n = w.ne[0], out = w.rows();
-  const size_t ab = g.act_bytes(n), wb = g.w_bytes(n);
+// One weight of a prefill pass: its rows are cut into blocks of kTileRows.
+struct GemmJob {
+  const GemmKernels* g;
+  const TensorView* w;
+  float* y;
+  int64_t n_blocks;
+};
+
+// Prefill of one or more weights over the same input, all with the same activation packing:
+// the activations are packed once, then per block of kTileRows weight rows (of any of the
+// weights, one pool dispatch for all): pack the rows into a per-thread buffer and run the
+// tile kernel over the tokens in L2-sized runs.
+void matmul_gemm(std::span<GemmJob> jobs, const float* x, int64_t n_tokens, ThreadPool& pool) {
+  const GemmKernels& g0 = *jobs[0].g;
+  const int64_t n = jobs[0].w->ne[0];
+  const size_t ab = g0.act_bytes(n);
   uint8_t* acts = act_scratch().get(ab * static_cast<size_t>(n_tokens));
-  for_each_token(n_tokens, n, pool, [&](int64_t t) { g.pack_acts(x + t * n, n, acts + t * ab); });
-  int64_t token_block = std::max<int64_t>(3, static_cast<int64_t>(kActBlockBytes / ab) / 3 * 3);
-  token_block = std::min(token_block, n_tokens);
-  pool.parallel_for((out + kTileRows - 1) / kTileRows, [&](int64_t c, int) {
-    const int64_t r0 = c * kTileRows, nr = std::min(kTileRows, out - r0);
-    uint8_t* buf = tile_scratch().get(wb * static_cast<size_t>(nr));
+  for_each_token(n_tokens, n, pool, [&](int64_t t) { g0.pack_acts(x + t * n, n, acts + t * ab); });
+  int64_t token_block = static_cast<int64_t>(kActBlockBytes / ab) / kTokenMultiple * kTokenMultiple;
+  token_block = std::min(std::max(token_block, kTokenMultiple), n_tokens);
+  int64_t total = 0;
+  for (GemmJob& j : jobs) total += j.n_blocks = (j.w->rows() + kTileRows - 1) / kTileRows;
+  pool.parallel_for(total, [&](int64_t c, int) {
+    size_t j = 0;
+    while (c >= jobs[j].n_blocks) c -= jobs[j++].n_blocks;
+    const GemmKernels& g = *jobs[j].g;
+    const TensorView& w = *jobs[j].w;
+    const int64_t out = w.rows(), r0 = c * kTileRows, nr = std::min(kTileRows, out - r0);
+    const size_t wb = g.w_bytes(n);
+    uint8_t* buf = tile_scratch().get(wb * static_cast<size_t>(kTileRows));
+    if (nr < kTileRows) std::memset(buf, 0, wb * static_cast<size_t>(kTileRows));  // absent rows give 0
     uint8_t* row = w.interleaved ? row_buffer(w.row_stride()) : nullptr;
-    for (int64_t i = 0; i < nr; ++i) g.pack_w_row(original_row(w, r0 + i, row), n, buf + i * wb);
+    for (int64_t i = 0; i < nr; ++i) g.pack_w_row(original_row(w, r0 + i, row), n, buf, static_cast<int>(i));
     for (int64_t t0 = 0; t0 < n_tokens; t0 += token_block) {
       const int64_t nt = std::min(token_block, n_tokens - t0);
-      g.tile(buf, nr, acts + t0 * ab, nt, n, y + t0 * out + r0, out);
+      g.tile(buf, nr, acts + t0 * ab, nt, n, jobs[j].y + t0 * out + r0, out);
     }
   });
 }
@@ -260,7 +280,8 @@ void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, Thr
   }
   const IsaKernels& k = isa_kernels(resolve_isa(opt));
   if (use_gemm(k, slot, n_tokens, opt)) {
-    matmul_gemm(k.gemm[slot], w, x, n_tokens, y, pool);
+    GemmJob job{&k.gemm[slot], &w, y, 0};
+    matmul_gemm(std::span<GemmJob>(&job, 1), x, n_tokens, pool);
   } else {
     VecDotJob job{&w, y, slot, 0, 0};
     matmul_vec_dot(k, std::span<VecDotJob>(&job, 1), x, n_tokens, pool);
@@ -271,18 +292,27 @@ void matmul_multi(std::span<const MatmulOut> outs, const float* x, int64_t n_tok
                   const MatmulOptions& opt) {
   if (n_tokens <= 0 || outs.empty()) return;
   const IsaKernels& k = isa_kernels(resolve_isa(opt));
-  VecDotJob jobs[kMaxMatmulOuts];
-  bool together = outs.size() <= kMaxMatmulOuts;
-  for (size_t i = 0; together && i < outs.size(); ++i) {
+  // Together when every weight has the same row length and takes the same path: all decode
+  // (one activation quantization), or all prefill with the same activation packing.
+  bool vec_dot = outs.size() <= kMaxMatmulOuts, gemm = vec_dot;
+  for (size_t i = 0; i < outs.size() && (vec_dot || gemm); ++i) {
     const int slot = weight_slot(outs[i].w->type);
-    together = slot >= 0 && !use_gemm(k, slot, n_tokens, opt) && outs[i].w->ne[0] == outs[0].w->ne[0];
-    if (together) jobs[i] = {outs[i].w, outs[i].y, slot, 0, 0};
+    const bool same_n = outs[i].w->ne[0] == outs[0].w->ne[0];
+    const bool tiled = slot >= 0 && use_gemm(k, slot, n_tokens, opt);
+    vec_dot = vec_dot && slot >= 0 && !tiled && same_n;
+    gemm = gemm && tiled && same_n && k.gemm[slot].pack_acts == k.gemm[weight_slot(outs[0].w->type)].pack_acts;
   }
-  if (!together) {
+  if (vec_dot) {
+    VecDotJob jobs[kMaxMatmulOuts];
+    for (size_t i = 0; i < outs.size(); ++i) jobs[i] = {outs[i].w, outs[i].y, weight_slot(outs[i].w->type), 0, 0};
+    matmul_vec_dot(k, std::span<VecDotJob>(jobs, outs.size()), x, n_tokens, pool);
+  } else if (gemm) {
+    GemmJob jobs[kMaxMatmulOuts];
+    for (size_t i = 0; i < outs.size(); ++i) jobs[i] = {&k.gemm[weight_slot(outs[i].w->type)], outs[i].w, outs[i].y, 0};
+    matmul_gemm(std::span<GemmJob>(jobs, outs.size()), x, n_tokens, pool);
+  } else {
     for (const MatmulOut& o : outs) matmul(*o.w, x, n_tokens, o.y, pool, opt);
-    return;
   }
-  matmul_vec_dot(k, std::span<VecDotJob>(jobs, outs.size()), x, n_tokens, pool);
 }
 
 void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {

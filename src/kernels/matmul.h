@@ -32,8 +32,9 @@ void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, Thr
 void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
             const MatmulOptions& opt);
 
-// Several products of one input, Y_i = X · W_iᵀ (every W_i with the same row length). On the
-// decode path (vec-dot kernels) the activations are quantized once and all rows are one pool
+// Several products of one input, Y_i = X · W_iᵀ (every W_i with the same row length). When
+// all take the decode path (vec-dot kernels), or all the tiled prefill path with the same
+// activation packing, the activations are quantized (packed) once and all rows are one pool
 // dispatch; otherwise, or with more than kMaxMatmulOuts weights, one matmul per weight.
 // Results are the same as separate matmul calls.
 struct MatmulOut {

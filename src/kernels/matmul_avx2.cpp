@@ -209,6 +209,396 @@ void dot_x4_q4k_avx2(const uint8_t* g, int n_rows, const ActRow& act, int64_t n,
   store_pair_sums(_mm256_sub_ps(acc[0], corr[0]), _mm256_sub_ps(acc[1], corr[1]), n_rows, y);
 }
 
+// ---- prefill tiles: a block's rows in the lanes --------------------------------------------
+// The driver packs kGemmTileRows = 16 weight rows as one block, side by side: per element
+// (float weights) or per 4-element step (integer codes) the 16 rows' values form two 8-lane
+// vectors, "halves" 0 and 1. A token's value (or 4 codes) broadcast to all lanes then feeds
+// 16 rows at once: each activation is read once per 16 rows instead of once per row, and the
+// lanes are the outputs, so there are no horizontal sums. The block stays in L1 (columns are
+// taken in slices) while the tokens stream past from L2.
+static_assert(kGemmTileRows == 16, "a block is two 8-lane vectors of rows");
+
+// Stores (or adds) the 16 lanes of one token's result; only the block's first nr rows exist.
+void store_rows(__m256 lo, __m256 hi, int64_t nr, bool add, float* y) {
+  if (nr == 16) {
+    if (add) {
+      lo = _mm256_add_ps(lo, _mm256_loadu_ps(y));
+      hi = _mm256_add_ps(hi, _mm256_loadu_ps(y + 8));
+    }
+    _mm256_storeu_ps(y, lo);
+    _mm256_storeu_ps(y + 8, hi);
+    return;
+  }
+  alignas(32) float v[16];
+  _mm256_store_ps(v, lo);
+  _mm256_store_ps(v + 8, hi);
+  for (int64_t r = 0; r < nr; ++r) y[r] = add ? y[r] + v[r] : v[r];
+}
+
+// Calls Micro<t> for the largest t ≤ nt (nt ≤ N): the tokens left over at the end.
+template <template <int> class Micro, int N, class... Args>
+void run_tokens(int64_t nt, Args... args) {
+  if constexpr (N > 1) {
+    if (nt < N) return run_tokens<Micro, N - 1>(nt, args...);
+  }
+  Micro<N>::run(args...);
+}
+
+// -- float weights: per element k, the 16 rows' values (F16/BF16 converted) at block[16k..].
+
+int64_t pad8(int64_t n) { return (n + 7) / 8 * 8; }
+size_t f32_bytes(int64_t n) { return static_cast<size_t>(pad8(n)) * 4; }
+
+void pack_acts_f32(const float* x, int64_t n, uint8_t* dst) {
+  float* o = reinterpret_cast<float*>(dst);
+  std::memcpy(o, x, static_cast<size_t>(n) * 4);
+  for (int64_t i = n; i < pad8(n); ++i) o[i] = 0.f;
+}
+
+template <__m256 (*Load)(const void*, int64_t)>
+void pack_w_float(const void* w, int64_t n, uint8_t* block, int row) {
+  float* o = reinterpret_cast<float*>(block) + row;
+  int64_t i = 0;
+  alignas(32) float v[8];
+  for (; i + 8 <= n; i += 8) {
+    _mm256_store_ps(v, Load(w, i));
+    for (int j = 0; j < 8; ++j) o[16 * (i + j)] = v[j];
+  }
+  for (; i < n; ++i) {
+    if (Load == load8_f32) o[16 * i] = static_cast<const float*>(w)[i];
+    else if (Load == load8_f16) o[16 * i] = h2f(static_cast<const uint16_t*>(w)[i]);
+    else { const uint32_t b = uint32_t{static_cast<const uint16_t*>(w)[i]} << 16; std::memcpy(o + 16 * i, &b, 4); }
+  }
+  for (; i < pad8(n); ++i) o[16 * i] = 0.f;
+}
+
+// 16 rows × N tokens over len elements: 2N accumulators, 2 + N loads per 2N FMAs.
+template <int N>
+struct FloatMicro {
+  static void run(const float* block, int64_t len, const uint8_t* a, size_t as, float* y, int64_t ldy, int64_t nr,
+                  bool add) {
+    __m256 acc[N][2];
+#pragma GCC unroll 8
+    for (int t = 0; t < N; ++t) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+#pragma GCC unroll 2
+    for (int64_t k = 0; k < len; ++k) {
+      const __m256 w0 = _mm256_loadu_ps(block + 16 * k), w1 = _mm256_loadu_ps(block + 16 * k + 8);
+#pragma GCC unroll 8
+      for (int t = 0; t < N; ++t) {
+        const __m256 x = _mm256_broadcast_ss(reinterpret_cast<const float*>(a + t * as) + k);
+        acc[t][0] = _mm256_fmadd_ps(w0, x, acc[t][0]);
+        acc[t][1] = _mm256_fmadd_ps(w1, x, acc[t][1]);
+      }
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < N; ++t) store_rows(acc[t][0], acc[t][1], nr, add, y + t * ldy);
+  }
+};
+
+constexpr int kFloatTokens = 6;     // 12 accumulators + 2 weight vectors + 1 broadcast
+constexpr int64_t kFloatKc = 256;   // elements per slice: the block's 16 KB stay in L1
+
+void float_tile(const uint8_t* w, int64_t n_rows, const uint8_t* acts, int64_t n_tok, int64_t n, float* y, int64_t ldy) {
+  const size_t as = f32_bytes(n);
+  const int64_t np = pad8(n);
+  for (int64_t k0 = 0; k0 < np; k0 += kFloatKc) {
+    const int64_t len = np - k0 < kFloatKc ? np - k0 : kFloatKc;
+    const float* block = reinterpret_cast<const float*>(w) + 16 * k0;
+    for (int64_t t = 0; t < n_tok; t += kFloatTokens) {
+      run_tokens<FloatMicro, kFloatTokens>(n_tok - t, block, len, acts + t * as + 4 * k0, as, y + t * ldy, ldy,
+                                           n_rows, k0 > 0);
+    }
+  }
+}
+
+// -- integer weights: per LB-element block (the format's scale block) and half, the codes
+// as LB/4 steps of 8 rows × 4 bytes, then the 8 rows' float scales and offsets
+// (w = scale·code + offset). Activations are a QuantRow (quantize_acts_avx2).
+
+template <int LB>
+constexpr size_t kHalfBytes = 8 * LB + 64;
+
+template <int LB>
+size_t int_w_bytes(int64_t n) { return static_cast<size_t>(n / LB) * (LB + 8); }  // per row of the block
+
+size_t int_act_bytes(int64_t n) { return quant_row_bytes(n); }
+void pack_acts_int(const float* x, int64_t n, uint8_t* dst) {
+  const QuantRow q = quant_row_at(dst, n);
+  quantize_acts_avx2(x, n, const_cast<int8_t*>(q.qs), const_cast<float*>(q.d), const_cast<float*>(q.ds),
+                     const_cast<float*>(q.ds16));
+}
+
+// Block b's LB codes, scale and offset for row `row` of the block.
+template <int LB>
+void put_row_block(uint8_t* block, int row, int64_t b, const uint8_t* codes, float scale, float offset) {
+  uint8_t* half = block + static_cast<size_t>(b) * 2 * kHalfBytes<LB> + (row / 8) * kHalfBytes<LB>;
+  const int lane = row % 8;
+  for (int v = 0; v < LB / 4; ++v) std::memcpy(half + 32 * v + 4 * lane, codes + 4 * v, 4);
+  std::memcpy(half + 8 * LB + 4 * lane, &scale, 4);
+  std::memcpy(half + 8 * LB + 32 + 4 * lane, &offset, 4);
+}
+
+template <class Fmt>
+void pack_w_legacy(const void* w, int64_t n, uint8_t* block, int row) {
+  const auto* blocks = static_cast<const typename Fmt::Block*>(w);
+  for (int64_t b = 0; b < n / 32; ++b) {
+    alignas(32) uint8_t codes[32];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(codes), Fmt::codes(blocks[b]));
+    const float dw = h2f(blocks[b].d);
+    put_row_block<32>(block, row, b, codes, dw, Fmt::offset(blocks[b], dw));
+  }
+}
+
+template <class Block, bool kFive>
+void pack_w_kx(const void* w, int64_t n, uint8_t* block, int row) {
+  const Block* blocks = static_cast<const Block*>(w);
+  for (int64_t i = 0; i < n / 256; ++i) {
+    uint8_t codes[256], sm[16];
+    kx_codes<Block, kFive>(blocks[i], codes);
+    kx_scale_bytes(blocks[i].scales, sm);
+    const float d = h2f(blocks[i].d), dmin = h2f(blocks[i].dmin);
+    for (int j = 0; j < 8; ++j) put_row_block<32>(block, row, 8 * i + j, codes + 32 * j, d * sm[j], -dmin * sm[8 + j]);
+  }
+}
+
+void pack_w_q6_K(const void* w, int64_t n, uint8_t* block, int row) {
+  const BlockQ6_K* blocks = static_cast<const BlockQ6_K*>(w);
+  for (int64_t i = 0; i < n / 256; ++i) {
+    uint8_t codes[256];
+    q6k_codes(blocks[i], codes);
+    const float d = h2f(blocks[i].d);
+    for (int j = 0; j < 16; ++j) {
+      const float s = d * blocks[i].scales[j];
+      put_row_block<16>(block, row, 16 * i + j, codes + 16 * j, s, -32.f * s);
+    }
+  }
+}
+
+// Per format of unsigned codes: LB (elements per scale) and K16, how many steps of maddubs
+// pairs fit in 16 bits before widening (max code · 127 · 2 · K16 < 32768).
+template <int LB_, int K16_>
+struct IntFmt {
+  static constexpr int LB = LB_;
+  static constexpr int K16 = K16_;
+};
+using IntQ4 = IntFmt<32, 8>;  // codes ≤ 15: 8 steps = 30480
+using IntQ5 = IntFmt<32, 4>;  // codes ≤ 31: 4 steps = 31496
+using IntQ6 = IntFmt<16, 2>;  // codes ≤ 63: 2 steps = 32004
+
+// 16 rows × N tokens over blocks [b0, b1): per block, integer sums per lane (row) and token,
+// then scale·d_act (and offset·Σ act) into float accumulators.
+template <class F>
+struct IntMicro {
+  template <int N>
+  struct K {
+    static void run(const uint8_t* w, int64_t b0, int64_t b1, const uint8_t* acts, size_t as, int64_t n, float* y,
+                    int64_t ldy, int64_t nr, bool add) {
+      constexpr int kSteps = F::LB / 4;
+      constexpr size_t kHalf = kHalfBytes<F::LB>;
+      const __m256i ones = _mm256_set1_epi16(1);
+      QuantRow q[N];
+#pragma GCC unroll 8
+      for (int t = 0; t < N; ++t) q[t] = quant_row_at(const_cast<uint8_t*>(acts) + t * as, n);
+      __m256 acc[N][2];
+#pragma GCC unroll 8
+      for (int t = 0; t < N; ++t) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+      for (int64_t b = b0; b < b1; ++b) {
+        const uint8_t* blk = w + static_cast<size_t>(b) * 2 * kHalf;
+        const int8_t* ab[N];
+#pragma GCC unroll 8
+        for (int t = 0; t < N; ++t) ab[t] = q[t].qs + b * F::LB;
+        __m256i isum[N][2];
+#pragma GCC unroll 8
+        for (int t = 0; t < N; ++t) isum[t][0] = isum[t][1] = _mm256_setzero_si256();
+        // Rolled loops: fully unrolled, GCC re-associates the integer sums into trees whose
+        // partial products no longer fit the 16 registers (spills on every step).
+#pragma GCC unroll 1
+        for (int c = 0; c < kSteps; c += F::K16) {
+          __m256i s16[N][2];
+#pragma GCC unroll 8
+          for (int t = 0; t < N; ++t) s16[t][0] = s16[t][1] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+          for (int v = c; v < c + F::K16; ++v) {
+            const __m256i w0 = load256(blk + 32 * v), w1 = load256(blk + kHalf + 32 * v);
+#pragma GCC unroll 8
+            for (int t = 0; t < N; ++t) {
+              int32_t a4;
+              std::memcpy(&a4, ab[t] + 4 * v, 4);
+              const __m256i a = _mm256_set1_epi32(a4);
+              s16[t][0] = _mm256_add_epi16(_mm256_maddubs_epi16(w0, a), s16[t][0]);
+              s16[t][1] = _mm256_add_epi16(_mm256_maddubs_epi16(w1, a), s16[t][1]);
+            }
+          }
+#pragma GCC unroll 8
+          for (int t = 0; t < N; ++t) {
+            isum[t][0] = _mm256_add_epi32(isum[t][0], _mm256_madd_epi16(s16[t][0], ones));
+            isum[t][1] = _mm256_add_epi32(isum[t][1], _mm256_madd_epi16(s16[t][1], ones));
+          }
+        }
+        const __m256 sc0 = _mm256_loadu_ps(reinterpret_cast<const float*>(blk + 8 * F::LB));
+        const __m256 sc1 = _mm256_loadu_ps(reinterpret_cast<const float*>(blk + kHalf + 8 * F::LB));
+#pragma GCC unroll 8
+        for (int t = 0; t < N; ++t) {
+          const __m256 da = _mm256_set1_ps(q[t].d[b * F::LB / 32]);
+          acc[t][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t][0]), _mm256_mul_ps(sc0, da), acc[t][0]);
+          acc[t][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t][1]), _mm256_mul_ps(sc1, da), acc[t][1]);
+          const __m256 sa = _mm256_set1_ps(F::LB == 32 ? q[t].ds[b] : q[t].ds16[b]);
+          acc[t][0] = _mm256_fmadd_ps(_mm256_loadu_ps(reinterpret_cast<const float*>(blk + 8 * F::LB + 32)), sa, acc[t][0]);
+          acc[t][1] = _mm256_fmadd_ps(_mm256_loadu_ps(reinterpret_cast<const float*>(blk + kHalf + 8 * F::LB + 32)), sa,
+                                      acc[t][1]);
+        }
+      }
+#pragma GCC unroll 8
+      for (int t = 0; t < N; ++t) store_rows(acc[t][0], acc[t][1], nr, add, y + t * ldy);
+    }
+  };
+};
+
+constexpr int64_t kIntKcBytes = 20 * 1024;  // bytes of the block per column slice (L1)
+
+template <class F, int N>
+void int_tile(const uint8_t* w, int64_t n_rows, const uint8_t* acts, int64_t n_tok, int64_t n, float* y, int64_t ldy) {
+  const size_t as = quant_row_bytes(n);
+  const int64_t nb = n / F::LB;
+  const int64_t slice = static_cast<int64_t>(kIntKcBytes / (2 * kHalfBytes<F::LB>));
+  for (int64_t b0 = 0; b0 < nb; b0 += slice) {
+    const int64_t b1 = nb - b0 < slice ? nb : b0 + slice;
+    for (int64_t t = 0; t < n_tok; t += N) {
+      run_tokens<IntMicro<F>::template K, N>(n_tok - t, w, b0, b1, acts + t * as, as, n, y + t * ldy, ldy, n_rows, b0 > 0);
+    }
+  }
+}
+
+// -- signed 8-bit codes (Q8_0, IQ4_NL): maddubs would need the sign trick (two more
+// instructions per product and 17 registers for 2 × 3 accumulators), so codes and
+// activations are widened to 16 bits at packing and multiplied by madd, two elements per
+// lane: the same multiplier throughput per element with fewer instructions. Per 32-element
+// block and half: 16 steps of 8 rows × 2 codes, then the 8 rows' scales. Activations: the
+// int16 codes, then one scale per block (same quantization as quantize_acts_avx2).
+
+constexpr size_t kWideHalfBytes = 8 * 32 * 2 + 32;
+
+size_t wide_w_bytes(int64_t n) { return static_cast<size_t>(n / 32) * (64 + 4); }  // per row of the block
+size_t wide_act_bytes(int64_t n) { return static_cast<size_t>(n) * 2 + static_cast<size_t>(n / 32) * 4; }
+
+void pack_acts_wide(const float* x, int64_t n, uint8_t* dst) {
+  int16_t* qs = reinterpret_cast<int16_t*>(dst);
+  float* d = reinterpret_cast<float*>(dst + 2 * n);
+  float ds[2], ds16[2];
+  for (int64_t b = 0; b < n / 32; ++b) {
+    alignas(32) int8_t q8[32];
+    quantize_acts_avx2(x + 32 * b, 32, q8, d + b, ds, ds16);
+    const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(q8));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs + 32 * b), _mm256_cvtepi8_epi16(_mm256_castsi256_si128(v)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs + 32 * b + 16), _mm256_cvtepi8_epi16(_mm256_extracti128_si256(v, 1)));
+  }
+}
+
+template <class Fmt>
+void pack_w_wide(const void* w, int64_t n, uint8_t* block, int row) {
+  const auto* blocks = static_cast<const typename Fmt::Block*>(w);
+  const int lane = row % 8;
+  for (int64_t b = 0; b < n / 32; ++b) {
+    alignas(32) int8_t codes[32];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(codes), Fmt::codes(blocks[b]));
+    uint8_t* half = block + static_cast<size_t>(b) * 2 * kWideHalfBytes + (row / 8) * kWideHalfBytes;
+    for (int v = 0; v < 16; ++v) {
+      const int16_t pair[2] = {codes[2 * v], codes[2 * v + 1]};
+      std::memcpy(half + 32 * v + 4 * lane, pair, 4);
+    }
+    const float dw = h2f(blocks[b].d);
+    std::memcpy(half + 512 + 4 * lane, &dw, 4);
+  }
+}
+
+template <int N>
+struct WideMicro {
+  static void run(const uint8_t* w, int64_t b0, int64_t b1, const uint8_t* acts, size_t as, int64_t n, float* y,
+                  int64_t ldy, int64_t nr, bool add) {
+    __m256 acc[N][2];
+#pragma GCC unroll 8
+    for (int t = 0; t < N; ++t) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+    for (int64_t b = b0; b < b1; ++b) {
+      const uint8_t* blk = w + static_cast<size_t>(b) * 2 * kWideHalfBytes;
+      const uint8_t* ab[N];
+#pragma GCC unroll 8
+      for (int t = 0; t < N; ++t) ab[t] = acts + t * as + 64 * b;
+      __m256i isum[N][2];
+#pragma GCC unroll 8
+      for (int t = 0; t < N; ++t) isum[t][0] = isum[t][1] = _mm256_setzero_si256();
+      // Rolled (unroll 4): fully unrolled, GCC re-associates the sums and spills.
+#pragma GCC unroll 4
+      for (int v = 0; v < 16; ++v) {
+        const __m256i w0 = load256(blk + 32 * v), w1 = load256(blk + kWideHalfBytes + 32 * v);
+#pragma GCC unroll 8
+        for (int t = 0; t < N; ++t) {
+          int32_t a2;
+          std::memcpy(&a2, ab[t] + 4 * v, 4);
+          const __m256i a = _mm256_set1_epi32(a2);
+          isum[t][0] = _mm256_add_epi32(_mm256_madd_epi16(w0, a), isum[t][0]);
+          isum[t][1] = _mm256_add_epi32(_mm256_madd_epi16(w1, a), isum[t][1]);
+        }
+      }
+      const __m256 sc0 = _mm256_loadu_ps(reinterpret_cast<const float*>(blk + 512));
+      const __m256 sc1 = _mm256_loadu_ps(reinterpret_cast<const float*>(blk + kWideHalfBytes + 512));
+#pragma GCC unroll 8
+      for (int t = 0; t < N; ++t) {
+        const __m256 da = _mm256_set1_ps(reinterpret_cast<const float*>(acts + t * as + 2 * n)[b]);
+        acc[t][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t][0]), _mm256_mul_ps(sc0, da), acc[t][0]);
+        acc[t][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t][1]), _mm256_mul_ps(sc1, da), acc[t][1]);
+      }
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < N; ++t) store_rows(acc[t][0], acc[t][1], nr, add, y + t * ldy);
+  }
+};
+
+template <int N>
+void wide_tile(const uint8_t* w, int64_t n_rows, const uint8_t* acts, int64_t n_tok, int64_t n, float* y, int64_t ldy) {
+  const size_t as = wide_act_bytes(n);
+  const int64_t nb = n / 32;
+  const int64_t slice = static_cast<int64_t>(kIntKcBytes / (2 * kWideHalfBytes));
+  for (int64_t b0 = 0; b0 < nb; b0 += slice) {
+    const int64_t b1 = nb - b0 < slice ? nb : b0 + slice;
+    for (int64_t t = 0; t < n_tok; t += N) {
+      run_tokens<WideMicro, N>(n_tok - t, w, b0, b1, acts + t * as, as, n, y + t * ldy, ldy, n_rows, b0 > 0);
+    }
+  }
+}
+
+template <class Fmt, int N>
+constexpr GemmKernels wide_gemm() {
+  GemmKernels g;
+  g.act_bytes = wide_act_bytes;
+  g.pack_acts = pack_acts_wide;
+  g.w_bytes = wide_w_bytes;
+  g.pack_w_row = pack_w_wide<Fmt>;
+  g.tile = wide_tile<N>;
+  return g;
+}
+
+template <void (*PackW)(const void*, int64_t, uint8_t*, int)>
+constexpr GemmKernels float_gemm() {
+  GemmKernels g;
+  g.act_bytes = f32_bytes;
+  g.pack_acts = pack_acts_f32;
+  g.w_bytes = f32_bytes;
+  g.pack_w_row = PackW;
+  g.tile = float_tile;
+  return g;
+}
+
+template <class F, int N, void (*PackW)(const void*, int64_t, uint8_t*, int)>
+constexpr GemmKernels int_gemm() {
+  GemmKernels g;
+  g.act_bytes = int_act_bytes;
+  g.pack_acts = pack_acts_int;
+  g.w_bytes = int_w_bytes<F::LB>;
+  g.pack_w_row = PackW;
+  g.tile = int_tile<F, N>;
+  return g;
+}
+
 constexpr IsaKernels make_table() {
   IsaKernels k;
   k.quantize_acts = quantize_acts_avx2;
@@ -228,6 +618,18 @@ constexpr IsaKernels make_table() {
   k.vec_dot_x4[static_cast<int>(WSlot::Q4_0)] = dot_x4_avx2<X4Q4_0>;
   k.vec_dot_x4[static_cast<int>(WSlot::Q5_0)] = dot_x4_avx2<X4Q5_0>;
   k.vec_dot_x4[static_cast<int>(WSlot::Q4_K)] = dot_x4_q4k_avx2;
+  k.gemm[static_cast<int>(WSlot::F32)] = float_gemm<pack_w_float<load8_f32>>();
+  k.gemm[static_cast<int>(WSlot::F16)] = float_gemm<pack_w_float<load8_f16>>();
+  k.gemm[static_cast<int>(WSlot::BF16)] = float_gemm<pack_w_float<load8_bf16>>();
+  k.gemm[static_cast<int>(WSlot::Q8_0)] = wide_gemm<FmtQ8_0, 3>();
+  k.gemm[static_cast<int>(WSlot::IQ4_NL)] = wide_gemm<FmtIQ4_NL, 3>();
+  k.gemm[static_cast<int>(WSlot::Q4_0)] = int_gemm<IntQ4, 3, pack_w_legacy<FmtQ4_0>>();
+  k.gemm[static_cast<int>(WSlot::Q4_1)] = int_gemm<IntQ4, 3, pack_w_legacy<FmtQ4_1>>();
+  k.gemm[static_cast<int>(WSlot::Q4_K)] = int_gemm<IntQ4, 3, pack_w_kx<BlockQ4_K, false>>();
+  k.gemm[static_cast<int>(WSlot::Q5_0)] = int_gemm<IntQ5, 2, pack_w_legacy<FmtQ5_0>>();
+  k.gemm[static_cast<int>(WSlot::Q5_1)] = int_gemm<IntQ5, 2, pack_w_legacy<FmtQ5_1>>();
+  k.gemm[static_cast<int>(WSlot::Q5_K)] = int_gemm<IntQ5, 2, pack_w_kx<BlockQ5_K, true>>();
+  k.gemm[static_cast<int>(WSlot::Q6_K)] = int_gemm<IntQ6, 2, pack_w_q6_K>();
   return k;
 }
 

@@ -879,23 +879,30 @@ void float_tile(const uint8_t* w, int64_t n_rows, const uint8_t* acts, int64_t n
 
 // ---- table -------------------------------------------------------------------------------
 
-template <int LB>
-constexpr GemmKernels int_gemm(void (*pack_w)(const void*, int64_t, uint8_t*)) {
+// The tiles read a block's rows one after another, w_bytes(n) apart.
+template <size_t (*Bytes)(int64_t), void (*Pack)(const void*, int64_t, uint8_t*)>
+void pack_row_of_block(const void* w, int64_t n, uint8_t* block, int row) {
+  Pack(w, n, block + static_cast<size_t>(row) * Bytes(n));
+}
+
+template <int LB, void (*PackW)(const void*, int64_t, uint8_t*)>
+constexpr GemmKernels int_gemm() {
   GemmKernels g;
   g.act_bytes = packed_bytes<LB>;
   g.pack_acts = pack_acts<LB>;
   g.w_bytes = packed_bytes<LB>;
-  g.pack_w_row = pack_w;
+  g.pack_w_row = pack_row_of_block<packed_bytes<LB>, PackW>;
   g.tile = int_tile<LB>;
   return g;
 }
 
-constexpr GemmKernels float_gemm(void (*pack_w)(const void*, int64_t, uint8_t*)) {
+template <void (*PackW)(const void*, int64_t, uint8_t*)>
+constexpr GemmKernels float_gemm() {
   GemmKernels g;
   g.act_bytes = f32_bytes;
   g.pack_acts = pack_f32;
   g.w_bytes = f32_bytes;
-  g.pack_w_row = pack_w;
+  g.pack_w_row = pack_row_of_block<f32_bytes, PackW>;
   g.tile = float_tile;
   return g;
 }
@@ -907,18 +914,18 @@ constexpr IsaKernels make_table() {
     k.vec_dot[static_cast<int>(s)] = dot;
     k.gemm[static_cast<int>(s)] = gemm;
   };
-  set(WSlot::F32, dot_float512<load16_f32, load8_f32, 4>, float_gemm(pack_w_f32));
-  set(WSlot::F16, dot_float512<load16_f16, load8_f16, 2>, float_gemm(pack_w_half<false>));
-  set(WSlot::BF16, dot_float512<load16_bf16, load8_bf16, 2>, float_gemm(pack_w_half<true>));
-  set(WSlot::Q8_0, dot_legacy512<Z_Q8_0>, int_gemm<32>(pack_w_legacy<FmtQ8_0Biased>));
-  set(WSlot::Q4_0, dot_legacy512<Z_Q4_0>, int_gemm<32>(pack_w_legacy<FmtQ4_0>));
-  set(WSlot::Q4_1, dot_legacy512<Z_Q4_1>, int_gemm<32>(pack_w_legacy<FmtQ4_1>));
-  set(WSlot::Q5_0, dot_legacy512<Z_Q5_0>, int_gemm<32>(pack_w_legacy<FmtQ5_0>));
-  set(WSlot::Q5_1, dot_legacy512<Z_Q5_1>, int_gemm<32>(pack_w_legacy<FmtQ5_1>));
-  set(WSlot::IQ4_NL, dot_legacy512<Z_IQ4_NL>, int_gemm<32>(pack_w_legacy<FmtIQ4_NLBiased>));
-  set(WSlot::Q4_K, dot_kx512<BlockQ4_K, false>, int_gemm<32>(pack_w_kx<BlockQ4_K, false>));
-  set(WSlot::Q5_K, dot_kx512<BlockQ5_K, true>, int_gemm<32>(pack_w_kx<BlockQ5_K, true>));
-  set(WSlot::Q6_K, dot_q6_K512, int_gemm<16>(pack_w_q6_K));
+  set(WSlot::F32, dot_float512<load16_f32, load8_f32, 4>, float_gemm<pack_w_f32>());
+  set(WSlot::F16, dot_float512<load16_f16, load8_f16, 2>, float_gemm<pack_w_half<false>>());
+  set(WSlot::BF16, dot_float512<load16_bf16, load8_bf16, 2>, float_gemm<pack_w_half<true>>());
+  set(WSlot::Q8_0, dot_legacy512<Z_Q8_0>, int_gemm<32, pack_w_legacy<FmtQ8_0Biased>>());
+  set(WSlot::Q4_0, dot_legacy512<Z_Q4_0>, int_gemm<32, pack_w_legacy<FmtQ4_0>>());
+  set(WSlot::Q4_1, dot_legacy512<Z_Q4_1>, int_gemm<32, pack_w_legacy<FmtQ4_1>>());
+  set(WSlot::Q5_0, dot_legacy512<Z_Q5_0>, int_gemm<32, pack_w_legacy<FmtQ5_0>>());
+  set(WSlot::Q5_1, dot_legacy512<Z_Q5_1>, int_gemm<32, pack_w_legacy<FmtQ5_1>>());
+  set(WSlot::IQ4_NL, dot_legacy512<Z_IQ4_NL>, int_gemm<32, pack_w_legacy<FmtIQ4_NLBiased>>());
+  set(WSlot::Q4_K, dot_kx512<BlockQ4_K, false>, int_gemm<32, pack_w_kx<BlockQ4_K, false>>());
+  set(WSlot::Q5_K, dot_kx512<BlockQ5_K, true>, int_gemm<32, pack_w_kx<BlockQ5_K, true>>());
+  set(WSlot::Q6_K, dot_q6_K512, int_gemm<16, pack_w_q6_K>());
   auto rows = [&k](WSlot s, VecDotRowsFn f) { k.vec_dot_rows[static_cast<int>(s)] = f; };
   rows(WSlot::F32, dot4_float512<load16_f32, load8_f32, 4>);
   rows(WSlot::F16, dot4_float512<load16_f16, load8_f16, 2>);

@@ -73,14 +73,17 @@ using VecDotRowsFn = void (*)(const uint8_t* w, size_t stride, int n_rows, const
 using VecDotX4Fn = void (*)(const uint8_t* group, int n_rows, const ActRow& a, int64_t n, float* y);
 
 // Tiled prefill product, optional per ISA and type. The driver packs each token once
-// (pack_acts, act_bytes(n) bytes per token) and each block of weight rows once per call
-// (pack_w_row, w_bytes(n) bytes per row), then calls tile on blocks held in cache:
-// y[t·ldy + r] = Σ w_r·x_t for r < n_rows, t < n_tok.
+// (pack_acts, act_bytes(n) bytes per token) and each block of kGemmTileRows weight rows once
+// per call into a buffer of kGemmTileRows·w_bytes(n) bytes (pack_w_row writes every byte of
+// row `row` of the block, in a layout of the kernel's own; the driver zeroes the buffer when
+// the block has fewer rows), then calls tile on the block and the tokens in cache-sized runs:
+// y[t·ldy + r] = Σ w_r·x_t for r < n_rows ≤ kGemmTileRows, t < n_tok.
+constexpr int kGemmTileRows = 16;
 struct GemmKernels {
   size_t (*act_bytes)(int64_t n) = nullptr;
   void (*pack_acts)(const float* x, int64_t n, uint8_t* dst) = nullptr;
   size_t (*w_bytes)(int64_t n) = nullptr;
-  void (*pack_w_row)(const void* w_row, int64_t n, uint8_t* dst) = nullptr;
+  void (*pack_w_row)(const void* w_row, int64_t n, uint8_t* block, int row) = nullptr;
   void (*tile)(const uint8_t* w, int64_t n_rows, const uint8_t* acts, int64_t n_tok, int64_t n, float* y,
                int64_t ldy) = nullptr;
   bool valid() const { return tile != nullptr; }
