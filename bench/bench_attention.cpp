@@ -118,7 +118,7 @@ void register_all() {
   if (detected_isa() >= Isa::Avx512) isas.push_back(Isa::Avx512);
   for (Isa isa : isas) {
     for (DType type : {DType::F32, DType::F16}) {
-      for (int64_t depth : {512, 2048}) {
+      for (int64_t depth : {64, 512, 2048}) {
         const std::string name = std::string("decode24/") + isa_name(isa) + "/" + dtype_name(type) + "/d" + std::to_string(depth);
         benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { run(st, isa, type, depth, 1); })
             ->UseRealTime()->Unit(benchmark::kMicrosecond)->ComputeStatistics("min", min_of);

@@ -1,16 +1,19 @@
 // AVX2 + FMA + F16C attention kernel (compiled with -mavx2 -mfma -mf16c; reached only through
-// attn_partial_avx2() after a run-time CPU check). The dot-in-lanes scheme of
-// attention_avx512.cpp with 8-wide vectors: q in registers, 8 keys' partial-sum vectors
-// reduced together by hadd, a vector exp for the online softmax, and V broadcast-accumulated
-// into every row of the group at once, the softmax's correction factor applied when the
-// accumulators are loaded. The kernel prefetches its head's cache rows one block ahead (keys
-// while scoring, values during the V pass).
+// attn_partial_avx2() after a run-time CPU check). Scores dot-in-lanes: per 8 keys, their 8
+// partial-sum vectors in registers against q's chunks (FMA memory operands for the keys),
+// reduced together by hadd; a vector exp for the online softmax; V in passes over a few
+// 8-dim chunks with every row of (up to 4 of) the group in registers, so a V load feeds
+// several rows and a weight broadcast several chunks, the softmax's correction factor
+// applied when the accumulators are loaded. The kernel prefetches its head's cache rows one
+// block ahead (keys while scoring, values during the first V pass).
 // (AVX-512's rows-in-lanes scores do not pay here: with 8 lanes each FMA needs its own
 // broadcast load, and those, not the FMAs, set the speed — measured slower for every group.)
-// The last chunk of an odd head_dim uses maskload/maskstore (F32) or a small copy (F16).
+// The last chunk of a head_dim that is not a multiple of 8 uses maskload/maskstore (F32) or a
+// small copy (F16).
 #include <immintrin.h>
 
 #include <cmath>
+#include <type_traits>
 
 #include "kernels/attention_kernels.h"
 
@@ -57,11 +60,16 @@ void store_f32(float* p, int64_t n, __m256 v) {
   if (n >= 8) _mm256_storeu_ps(p, v);
   else _mm256_maskstore_ps(p, tail_mask(n), v);
 }
+// The last 1..7 elements of an F16 row (out of line: rare, and inlined into unrolled loops GCC
+// loses track of n < 8).
+[[gnu::noinline]] __m256 load_f16_tail(const uint16_t* p, int64_t n) {
+  alignas(16) uint16_t tmp[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int64_t i = 0; i < n && i < 8; ++i) tmp[i] = p[i];
+  return _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(tmp)));
+}
 __m256 load_f16(const uint16_t* p, int64_t n) {
   if (n >= 8) return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-  alignas(16) uint16_t tmp[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  for (int64_t i = 0; i < n; ++i) tmp[i] = p[i];
-  return _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(tmp)));
+  return load_f16_tail(p, n);
 }
 
 // Dot of q (held in NCH registers, the last chunk masked) with one key row.
@@ -107,9 +115,55 @@ void block_scores(const float* q, const float* k, int64_t ks, int64_t nb, int64_
   }
 }
 
+// The same for head_dim a multiple of 8 (NCH chunks): per 8 keys, their 8 partial-sum vectors
+// and up to 8 chunks of q stay in registers and the keys come as FMA memory operands, so 8
+// independent FMA chains run at once (one key at a time, as above, leaves the FMA units
+// waiting on its 8-step chain). The 8 keys' loads in one step read different chunks (key u
+// chunk c + u): rows are a multiple of 64 bytes apart, so the same chunk of every row would
+// hit the same L1 banks and halve the loads per cycle.
+template <int NCH>
+void block_scores_even(const float* q, const float* k, int64_t ks, int64_t nb, int64_t hd, float scale, float* s) {
+  constexpr int R = NCH < 8 ? NCH : 8;  // chunks of q held per round
+  static_assert(NCH % R == 0, "rounds of R chunks");
+  const __m256 vscale = _mm256_set1_ps(scale);
+  int64_t p = 0;
+  for (; p + 8 <= nb; p += 8) {
+    const float* rows[8];
+#pragma GCC unroll 8
+    for (int u = 0; u < 8; ++u) rows[u] = k + (p + u) * ks;
+    __m256 dots[8];
+#pragma GCC unroll 8
+    for (int u = 0; u < 8; ++u) dots[u] = _mm256_setzero_ps();
+#pragma GCC unroll 1
+    for (int r0 = 0; r0 < NCH; r0 += R) {
+      __m256 qv[R];
+#pragma GCC unroll 8
+      for (int i = 0; i < R; ++i) qv[i] = _mm256_loadu_ps(q + 8 * (r0 + i));
+#pragma GCC unroll 8
+      for (int c = 0; c < R; ++c) {
+#pragma GCC unroll 8
+        for (int u = 0; u < 8; ++u) {
+          const int j = (c + u) % R;
+          dots[u] = _mm256_fmadd_ps(qv[j], _mm256_loadu_ps(rows[u] + 8 * (r0 + j)), dots[u]);
+        }
+      }
+    }
+    _mm256_storeu_ps(s + p, _mm256_mul_ps(reduce8(dots), vscale));
+  }
+  if (p < nb) block_scores<0>(q, k + p * ks, ks, nb - p, hd, scale, s + p);
+}
+
 using ScoresFn = void (*)(const float*, const float*, int64_t, int64_t, int64_t, float, float*);
 
 ScoresFn scores_for(int64_t hd) {
+  if (hd % 8 == 0) {
+    switch (hd / 8) {
+      case 4: return block_scores_even<4>;
+      case 8: return block_scores_even<8>;
+      case 16: return block_scores_even<16>;
+      default: break;
+    }
+  }
   switch ((hd + 7) / 8) {
     case 1: return block_scores<1>;
     case 2: return block_scores<2>;
@@ -197,66 +251,90 @@ __m256 load_v(const void* v, int64_t off, int64_t n) {
   else return load_f32(static_cast<const float*>(v) + off, n);
 }
 
-// acc[r] = corr[r]·acc[r] + Σ_p w[r][p]·v_p for NQ rows (w rows kAttnBlock apart, acc rows hd
-// apart). U positions in flight with their own accumulators keep enough FMA chains when NQ
-// is small.
-template <int NQ, bool F16>
-void accumulate_v(const float* w, const float* corr, const void* v, int64_t vs, int64_t nb, int64_t hd, float* acc,
-                  const VPrefetch& pf) {
-  constexpr int U = NQ == 1 ? 8 : NQ == 2 ? 4 : NQ <= 4 ? 2 : 1;
-  for (int64_t d = 0; d < hd; d += 8) {
-    const int64_t n = hd - d;
-    __m256 a[U][NQ];
+// acc[r][d0, d0 + 8C) = corr[r]·acc[r] + Σ_p w[r][p]·v_p over the same dims, for NQ rows (w rows
+// kAttnBlock apart, acc rows hd apart): NQ·C accumulators and the C chunks of a V row in
+// registers (≤ 16), so each V load feeds NQ FMAs and each weight broadcast C. kPrefetch: this
+// pass also asks for the V rows pf describes, spread over its positions.
+template <int NQ, int C, bool F16, bool kPrefetch>
+void accumulate_pass(const float* w, const float* corr, const void* v, int64_t vs, int64_t nb, int64_t hd, int64_t d0,
+                     float* acc, const VPrefetch& pf) {
+  __m256 a[NQ][C];
 #pragma GCC unroll 8
-    for (int r = 0; r < NQ; ++r) {
-      a[0][r] = _mm256_mul_ps(load_f32(acc + r * hd + d, n), _mm256_set1_ps(corr[r]));
+  for (int r = 0; r < NQ; ++r) {
+    const __m256 c = _mm256_set1_ps(corr[r]);
 #pragma GCC unroll 8
-      for (int u = 1; u < U; ++u) a[u][r] = _mm256_setzero_ps();
-    }
-    int64_t p = 0;
-    for (; p + U <= nb; p += U) {
-      if (d == 0) {
-#pragma GCC unroll 8
-        for (int u = 0; u < U; ++u) {
-          if (p + u >= pf.n) break;
-          for (int64_t i = 0; i < pf.lines; ++i) __builtin_prefetch(pf.base + (p + u) * pf.stride_bytes + 64 * i, 0, 2);
-        }
-      }
-#pragma GCC unroll 8
-      for (int u = 0; u < U; ++u) {
-        const __m256 vv = load_v<F16>(v, (p + u) * vs + d, n);
-#pragma GCC unroll 8
-        for (int r = 0; r < NQ; ++r) {
-          a[u][r] = _mm256_fmadd_ps(_mm256_set1_ps(w[r * kAttnBlock + p + u]), vv, a[u][r]);
-        }
+    for (int k = 0; k < C; ++k) a[r][k] = _mm256_mul_ps(load_f32(acc + r * hd + d0 + 8 * k, hd - d0 - 8 * k), c);
+  }
+  for (int64_t p = 0; p < nb; ++p) {
+    if constexpr (kPrefetch) {
+      if (p < pf.n) {
+        for (int64_t i = 0; i < pf.lines; ++i) __builtin_prefetch(pf.base + p * pf.stride_bytes + 64 * i, 0, 2);
       }
     }
-    for (; p < nb; ++p) {
-      const __m256 vv = load_v<F16>(v, p * vs + d, n);
+    __m256 vv[C];
 #pragma GCC unroll 8
-      for (int r = 0; r < NQ; ++r) a[0][r] = _mm256_fmadd_ps(_mm256_set1_ps(w[r * kAttnBlock + p]), vv, a[0][r]);
-    }
+    for (int k = 0; k < C; ++k) vv[k] = load_v<F16>(v, p * vs + d0 + 8 * k, hd - d0 - 8 * k);
 #pragma GCC unroll 8
     for (int r = 0; r < NQ; ++r) {
+      const __m256 wr = _mm256_broadcast_ss(w + r * kAttnBlock + p);
 #pragma GCC unroll 8
-      for (int u = 1; u < U; ++u) a[0][r] = _mm256_add_ps(a[0][r], a[u][r]);
-      store_f32(acc + r * hd + d, n, a[0][r]);
+      for (int k = 0; k < C; ++k) a[r][k] = _mm256_fmadd_ps(wr, vv[k], a[r][k]);
     }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < NQ; ++r) {
+#pragma GCC unroll 8
+    for (int k = 0; k < C; ++k) store_f32(acc + r * hd + d0 + 8 * k, hd - d0 - 8 * k, a[r][k]);
   }
 }
 
+// Chunks per pass for NQ rows: NQ·C + C + 1 registers at most 16.
+template <int NQ>
+constexpr int kPassChunks = NQ == 1 ? 7 : NQ == 2 ? 4 : 3;
+
+// All of hd for NQ ≤ 4 rows, in passes of kPassChunks<NQ> chunks (fewer in the last pass).
+template <int NQ, bool F16>
+void accumulate_v(const float* w, const float* corr, const void* v, int64_t vs, int64_t nb, int64_t hd, float* acc,
+                  const VPrefetch& pf) {
+  constexpr int C = kPassChunks<NQ>;
+  int64_t d0 = 0;
+  bool first = true;
+  auto pass = [&](auto chunks) {
+    constexpr int k = decltype(chunks)::value;
+    if (first) accumulate_pass<NQ, k, F16, true>(w, corr, v, vs, nb, hd, d0, acc, pf);
+    else accumulate_pass<NQ, k, F16, false>(w, corr, v, vs, nb, hd, d0, acc, pf);
+    first = false;
+    d0 += 8 * k;
+  };
+  for (; hd - d0 > 8 * (C - 1); ) pass(std::integral_constant<int, C>{});
+  // The last 1..C-1 chunks.
+  switch ((hd - d0 + 7) / 8) {
+    case 0: break;
+    case 1: pass(std::integral_constant<int, 1>{}); break;
+    case 2: if constexpr (C > 2) pass(std::integral_constant<int, 2>{}); break;
+    case 3: if constexpr (C > 3) pass(std::integral_constant<int, 3>{}); break;
+    case 4: if constexpr (C > 4) pass(std::integral_constant<int, 4>{}); break;
+    case 5: if constexpr (C > 5) pass(std::integral_constant<int, 5>{}); break;
+    default: if constexpr (C > 6) pass(std::integral_constant<int, 6>{}); break;
+  }
+}
+
+// Rows in groups of at most 4 (the register budget above); the first group prefetches.
 template <bool F16>
 void accumulate_rows(int64_t n_rows, const float* w, const float* corr, const void* v, int64_t vs, int64_t nb,
                      int64_t hd, float* acc, const VPrefetch& pf) {
-  switch (n_rows) {
-    case 1: return accumulate_v<1, F16>(w, corr, v, vs, nb, hd, acc, pf);
-    case 2: return accumulate_v<2, F16>(w, corr, v, vs, nb, hd, acc, pf);
-    case 3: return accumulate_v<3, F16>(w, corr, v, vs, nb, hd, acc, pf);
-    case 4: return accumulate_v<4, F16>(w, corr, v, vs, nb, hd, acc, pf);
-    case 5: return accumulate_v<5, F16>(w, corr, v, vs, nb, hd, acc, pf);
-    case 6: return accumulate_v<6, F16>(w, corr, v, vs, nb, hd, acc, pf);
-    case 7: return accumulate_v<7, F16>(w, corr, v, vs, nb, hd, acc, pf);
-    default: return accumulate_v<8, F16>(w, corr, v, vs, nb, hd, acc, pf);
+  VPrefetch none = pf;
+  for (int64_t r0 = 0; r0 < n_rows; r0 += 4) {
+    const VPrefetch& p = r0 == 0 ? pf : none;
+    const float* wr = w + r0 * kAttnBlock;
+    float* ar = acc + r0 * hd;
+    switch (n_rows - r0 < 4 ? n_rows - r0 : 4) {
+      case 1: accumulate_v<1, F16>(wr, corr + r0, v, vs, nb, hd, ar, p); break;
+      case 2: accumulate_v<2, F16>(wr, corr + r0, v, vs, nb, hd, ar, p); break;
+      case 3: accumulate_v<3, F16>(wr, corr + r0, v, vs, nb, hd, ar, p); break;
+      default: accumulate_v<4, F16>(wr, corr + r0, v, vs, nb, hd, ar, p); break;
+    }
+    none.n = 0;
   }
 }
 

@@ -87,7 +87,9 @@ __m256i high_bits_pair(__m256i masks, int pair, int half) {
 }
 
 // The nibble codes of a block of rows 2p, 2p+1 (elements 0-15 in lo, 16-31 in hi), and their
-// integer sums against the block's activations.
+// integer sums against the block's activations (a_lo: elements 0-15 in both 128-bit halves,
+// a_hi: 16-31). Codes ≤ 31: the two maddubs results add in 16 bits without overflow
+// (2 · 31 · 127 · 2 < 32768), so one madd widens both.
 struct NibblePair {
   __m256i lo, hi;
 };
@@ -96,70 +98,91 @@ NibblePair nibbles_of_pair(const uint8_t* codes, int pair) {
   const __m256i x = load256(codes + 32 * pair);
   return {_mm256_and_si256(x, m4), _mm256_and_si256(_mm256_srli_epi16(x, 4), m4)};
 }
-__m256i dot_pair(const NibblePair& q, const int8_t* ab) {
-  return _mm256_add_epi32(dot_u8(q.lo, bcast16(ab)), dot_u8(q.hi, bcast16(ab + 16)));
+__m256i dot_pair(const NibblePair& q, __m256i a_lo, __m256i a_hi) {
+  return _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(q.lo, a_lo), _mm256_maddubs_epi16(q.hi, a_hi)),
+                           _mm256_set1_epi16(1));
 }
 
 // Per format: integer sums of block `codes` for rows 0,1 (pair 0) or 2,3 (pair 1).
 struct X4Q4_0 {
   static constexpr int kRowBytes = 16;
   static constexpr float kOffset = -8.f;
-  static __m256i dot(const uint8_t* codes, int pair, const int8_t* ab) { return dot_pair(nibbles_of_pair(codes, pair), ab); }
+  static __m256i dot(const uint8_t* codes, int pair, __m256i a_lo, __m256i a_hi) {
+    return dot_pair(nibbles_of_pair(codes, pair), a_lo, a_hi);
+  }
 };
 struct X4Q5_0 {
   static constexpr int kRowBytes = 20;
   static constexpr float kOffset = -16.f;
-  static __m256i dot(const uint8_t* codes, int pair, const int8_t* ab) {
+  static __m256i dot(const uint8_t* codes, int pair, __m256i a_lo, __m256i a_hi) {
     NibblePair q = nibbles_of_pair(codes, pair);
     const __m256i masks = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + 64)));
     q.lo = _mm256_or_si256(q.lo, high_bits_pair(masks, pair, 0));
     q.hi = _mm256_or_si256(q.hi, high_bits_pair(masks, pair, 1));
-    return dot_pair(q, ab);
+    return dot_pair(q, a_lo, a_hi);
   }
 };
 struct X4Q8_0 {  // stored biased by 128: back to signed for maddubs (which would saturate)
   static constexpr int kRowBytes = 32;
   static constexpr float kOffset = 0.f;
-  static __m256i dot(const uint8_t* codes, int pair, const int8_t* ab) {
+  static __m256i dot(const uint8_t* codes, int pair, __m256i a_lo, __m256i a_hi) {
     const __m256i bias = _mm256_set1_epi8(-128);
-    return _mm256_add_epi32(dot_s8(_mm256_xor_si256(load256(codes + 32 * pair), bias), bcast16(ab)),
-                            dot_s8(_mm256_xor_si256(load256(codes + 64 + 32 * pair), bias), bcast16(ab + 16)));
+    return _mm256_add_epi32(dot_s8(_mm256_xor_si256(load256(codes + 32 * pair), bias), a_lo),
+                            dot_s8(_mm256_xor_si256(load256(codes + 64 + 32 * pair), bias), a_hi));
   }
 };
 
+// One tile of kCnt blocks (kernels/interleave.h: 16 F16 scales, then the blocks' codes); d4 and
+// ds4 are the activation scales and sums of its blocks. Consecutive blocks go to alternate
+// accumulators, so the FMA latency does not chain the blocks.
+template <class X, int kCnt>
+[[gnu::always_inline]] inline void x4_tile(const uint8_t* g, const int8_t* ab, __m128 d4, __m128 ds4, __m256 (&acc)[2][2],
+                                           __m256 (&corr)[2]) {
+  constexpr int64_t kBlockArea = 4 * X::kRowBytes;
+  const __m256 adv = _mm256_set_m128(d4, d4);
+  const __m256 dw[2] = {_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g))),
+                        _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g + 16)))};
+  if constexpr (X::kOffset != 0.f) {
+    const __m256 dsv = _mm256_set_m128(ds4, ds4);
+    corr[0] = _mm256_fmadd_ps(dw[0], dsv, corr[0]);
+    corr[1] = _mm256_fmadd_ps(dw[1], dsv, corr[1]);
+  }
+  const __m256 sc[2] = {_mm256_mul_ps(dw[0], adv), _mm256_mul_ps(dw[1], adv)};
+  const uint8_t* codes = g + 32;
+#pragma GCC unroll 4
+  for (int j = 0; j < kCnt; ++j) {
+    const __m256i a_lo = bcast16(ab + 32 * j), a_hi = bcast16(ab + 32 * j + 16);
+    const __m256i lane = _mm256_set1_epi32(j);  // block j's scale of each row, per 128-bit half
+#pragma GCC unroll 2
+    for (int p = 0; p < 2; ++p) {
+      const __m256 s = _mm256_cvtepi32_ps(X::dot(codes + j * kBlockArea, p, a_lo, a_hi));
+      acc[p][j & 1] = _mm256_fmadd_ps(s, _mm256_permutevar_ps(sc[p], lane), acc[p][j & 1]);
+    }
+  }
+}
+
 template <class X>
 void dot_x4_avx2(const uint8_t* g, int n_rows, const ActRow& act, int64_t n, float* y) {
-  constexpr int64_t kBlockArea = 4 * X::kRowBytes;
+  constexpr int64_t kTileBytes = 32 + 4 * 4 * X::kRowBytes;
   const QuantRow& a = act.q;
-  const int64_t nb = n / 32;
-  __m256 acc01 = _mm256_setzero_ps(), acc23 = _mm256_setzero_ps();
-  __m256 corr01 = _mm256_setzero_ps(), corr23 = _mm256_setzero_ps();
-  for (int64_t b0 = 0; b0 < nb; b0 += 4) {
-    const int cnt = nb - b0 < 4 ? static_cast<int>(nb - b0) : 4;
-    const __m128i m4 = _mm_cmpgt_epi32(_mm_set1_epi32(cnt), _mm_setr_epi32(0, 1, 2, 3));
-    const __m128 d4 = _mm_maskload_ps(a.d + b0, m4), ds4 = _mm_maskload_ps(a.ds + b0, m4);
-    const __m256 adv = _mm256_set_m128(d4, d4), dsv = _mm256_set_m128(ds4, ds4);
-    const __m256 dw01 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g)));
-    const __m256 dw23 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g + 16)));
-    const __m256 sc01 = _mm256_mul_ps(dw01, adv), sc23 = _mm256_mul_ps(dw23, adv);
-    if (X::kOffset != 0.f) {
-      corr01 = _mm256_fmadd_ps(dw01, dsv, corr01);
-      corr23 = _mm256_fmadd_ps(dw23, dsv, corr23);
-    }
-    const uint8_t* codes = g + 32;
-    const int8_t* ab = a.qs + 32 * b0;
-    auto step = [&](int j, __m256 s01, __m256 s23) {
-      acc01 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(X::dot(codes + j * kBlockArea, 0, ab + 32 * j)), s01, acc01);
-      acc23 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(X::dot(codes + j * kBlockArea, 1, ab + 32 * j)), s23, acc23);
-    };
-    step(0, _mm256_permute_ps(sc01, 0x00), _mm256_permute_ps(sc23, 0x00));
-    if (cnt > 1) step(1, _mm256_permute_ps(sc01, 0x55), _mm256_permute_ps(sc23, 0x55));
-    if (cnt > 2) step(2, _mm256_permute_ps(sc01, 0xAA), _mm256_permute_ps(sc23, 0xAA));
-    if (cnt > 3) step(3, _mm256_permute_ps(sc01, 0xFF), _mm256_permute_ps(sc23, 0xFF));
-    g += 32 + cnt * kBlockArea;
+  const int64_t nb = n / 32, full = nb / 4 * 4;
+  __m256 acc[2][2] = {{_mm256_setzero_ps(), _mm256_setzero_ps()}, {_mm256_setzero_ps(), _mm256_setzero_ps()}};
+  __m256 corr[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t b0 = 0; b0 < full; b0 += 4, g += kTileBytes) {
+    prefetch_ahead(g, kTileBytes);
+    x4_tile<X, 4>(g, a.qs + 32 * b0, _mm_loadu_ps(a.d + b0), _mm_loadu_ps(a.ds + b0), acc, corr);
+  }
+  if (const int cnt = static_cast<int>(nb - full); cnt > 0) {
+    const __m128i m = _mm_cmpgt_epi32(_mm_set1_epi32(cnt), _mm_setr_epi32(0, 1, 2, 3));
+    const __m128 d4 = _mm_maskload_ps(a.d + full, m), ds4 = _mm_maskload_ps(a.ds + full, m);
+    const int8_t* ab = a.qs + 32 * full;
+    if (cnt == 1) x4_tile<X, 1>(g, ab, d4, ds4, acc, corr);
+    else if (cnt == 2) x4_tile<X, 2>(g, ab, d4, ds4, acc, corr);
+    else x4_tile<X, 3>(g, ab, d4, ds4, acc, corr);
   }
   const __m256 off = _mm256_set1_ps(X::kOffset);
-  store_pair_sums(_mm256_fmadd_ps(corr01, off, acc01), _mm256_fmadd_ps(corr23, off, acc23), n_rows, y);
+  store_pair_sums(_mm256_fmadd_ps(corr[0], off, _mm256_add_ps(acc[0][0], acc[0][1])),
+                  _mm256_fmadd_ps(corr[1], off, _mm256_add_ps(acc[1][0], acc[1][1])), n_rows, y);
 }
 
 // Q4_K (layout in kernels/interleave.h): scales and mins of each half super-block in
@@ -170,6 +193,7 @@ void dot_x4_q4k_avx2(const uint8_t* g, int n_rows, const ActRow& act, int64_t n,
   const __m256i m4 = _mm256_set1_epi8(0x0F);
   __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()}, corr[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
   for (int64_t i = 0; i < n / 256; ++i, g += kGroupBytes) {
+    prefetch_ahead(g, kGroupBytes);
     alignas(16) float d[4], dmin[4];
     _mm_store_ps(d, _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(g))));
     _mm_store_ps(dmin, _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(g + 8))));
