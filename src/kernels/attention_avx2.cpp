@@ -153,6 +153,53 @@ void block_scores_even(const float* q, const float* k, int64_t ks, int64_t nb, i
   if (p < nb) block_scores<0>(q, k + p * ks, ks, nb - p, hd, scale, s + p);
 }
 
+// Two rows at once for head_dim a multiple of 8: per 4 keys, 2 × 4 partial-sum vectors, each
+// key chunk loaded once for both rows (6 loads per 8 FMAs instead of 9). Lanes 0-3 of the
+// reduction are row 0's 4 scores, lanes 4-7 row 1's.
+template <int NCH>
+void block_scores_pair(const float* q0, const float* q1, const float* k, int64_t ks, int64_t nb, float scale, float* s0,
+                       float* s1) {
+  const __m256 vscale = _mm256_set1_ps(scale);
+  int64_t p = 0;
+  for (; p + 4 <= nb; p += 4) {
+    const float* rows[4];
+#pragma GCC unroll 4
+    for (int u = 0; u < 4; ++u) rows[u] = k + (p + u) * ks;
+    __m256 dots[8];
+#pragma GCC unroll 8
+    for (int u = 0; u < 8; ++u) dots[u] = _mm256_setzero_ps();
+#pragma GCC unroll 1
+    for (int c = 0; c < NCH; ++c) {
+      const __m256 a = _mm256_loadu_ps(q0 + 8 * c), b = _mm256_loadu_ps(q1 + 8 * c);
+#pragma GCC unroll 4
+      for (int u = 0; u < 4; ++u) {
+        const __m256 kv = _mm256_loadu_ps(rows[u] + 8 * c);
+        dots[u] = _mm256_fmadd_ps(a, kv, dots[u]);
+        dots[4 + u] = _mm256_fmadd_ps(b, kv, dots[4 + u]);
+      }
+    }
+    const __m256 r = _mm256_mul_ps(reduce8(dots), vscale);
+    _mm_storeu_ps(s0 + p, _mm256_castps256_ps128(r));
+    _mm_storeu_ps(s1 + p, _mm256_extractf128_ps(r, 1));
+  }
+  if (p < nb) {
+    block_scores<0>(q0, k + p * ks, ks, nb - p, 8 * NCH, scale, s0 + p);
+    block_scores<0>(q1, k + p * ks, ks, nb - p, 8 * NCH, scale, s1 + p);
+  }
+}
+
+using PairScoresFn = void (*)(const float*, const float*, const float*, int64_t, int64_t, float, float*, float*);
+
+// The two-row kernel for head_dim, or nullptr (then one row at a time).
+PairScoresFn pair_scores_for(int64_t hd) {
+  switch (hd) {
+    case 32: return block_scores_pair<4>;
+    case 64: return block_scores_pair<8>;
+    case 128: return block_scores_pair<16>;
+    default: return nullptr;
+  }
+}
+
 using ScoresFn = void (*)(const float*, const float*, int64_t, int64_t, int64_t, float, float*);
 
 ScoresFn scores_for(int64_t hd) {
@@ -362,12 +409,17 @@ void finalize_state(const AttnJob& j) {
 void row_block(const AttnJob& j, int64_t esize, const float* kb, int64_t ks, int64_t b0, int64_t nb, float* scores,
                float* corr) {
   const ScoresFn scores_fn = scores_for(j.head_dim);
+  const PairScoresFn pair_fn = pair_scores_for(j.head_dim);
   for (int64_t r = 0; r < j.n_rows; ++r) {
     // This row's share of the rows to prefetch.
     const int64_t ahead = b0 + kPrefetchAhead;
     prefetch_positions(j, esize, ahead + r * nb / j.n_rows, ahead + (r + 1) * nb / j.n_rows, false);
     float* s = scores + r * kAttnBlock;
-    scores_fn(j.q + r * j.head_dim, kb, ks, nb, j.head_dim, j.scale, s);
+    if (pair_fn != nullptr && r + 1 < j.n_rows) {
+      if (r % 2 == 0) pair_fn(j.q + r * j.head_dim, j.q + (r + 1) * j.head_dim, kb, ks, nb, j.scale, s, s + kAttnBlock);
+    } else if (pair_fn == nullptr || r % 2 == 0) {
+      scores_fn(j.q + r * j.head_dim, kb, ks, nb, j.head_dim, j.scale, s);
+    }
     row_softmax(s, nb, j.m[r], j.l[r], corr[r]);
   }
 }

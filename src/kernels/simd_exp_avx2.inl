@@ -5,7 +5,7 @@
 // 2^n · e^r with n = round(x·log2 e), |r| ≤ ln2/2, e^r by Cephes' expf polynomial: about
 // 2 ulp. x is clamped to [-86.6, 89]: below, ~2.5e-38 instead of smaller values; above 88.73,
 // +inf. 2^n is applied as 2^(n-1)·2 so that n = 128 (x in [88.03, 88.73]) stays finite.
-__m256 exp_ps(__m256 x) {
+[[gnu::always_inline]] inline __m256 exp_ps(__m256 x) {
   x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-86.6f)), _mm256_set1_ps(89.0f));
   const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504089f)),
                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
