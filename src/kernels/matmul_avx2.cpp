@@ -1,9 +1,9 @@
 // AVX2 + FMA + F16C kernels (compiled with -mavx2 -mfma -mf16c; reached only through
 // avx2_kernels() after a run-time CPU check). Integer weights: maddubs (u8 × s8 → s16 pairs)
 // and madd into s32 per 32-element block, then the block's float scale by FMA.
-// Prefill uses these dot kernels row by row (each weight row stays in L1 across tokens);
-// decode reads the interleaved copy (kernels/interleave.h) four rows per call when the model
-// has one.
+// Decode reads the interleaved copy (kernels/interleave.h) four rows per call when the model
+// has one, else one row per call; prefill packs blocks of 16 rows for the tile kernels
+// ("prefill tiles" below).
 #include <immintrin.h>
 
 #include <cstring>
