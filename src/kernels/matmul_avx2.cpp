@@ -162,7 +162,7 @@ template <class X, int kCnt>
 }
 
 template <class X>
-void dot_x4_avx2(const uint8_t* g, int n_rows, const ActRow& act, int64_t n, float* y) {
+[[gnu::always_inline]] inline void dot_x4_avx2(const uint8_t* g, int n_rows, const ActRow& act, int64_t n, float* y) {
   constexpr int64_t kTileBytes = 32 + 4 * 4 * X::kRowBytes;
   const QuantRow& a = act.q;
   const int64_t nb = n / 32, full = nb / 4 * 4;
@@ -187,7 +187,7 @@ void dot_x4_avx2(const uint8_t* g, int n_rows, const ActRow& act, int64_t n, flo
 
 // Q4_K (layout in kernels/interleave.h): scales and mins of each half super-block in
 // lane-per-row order, codes of each 64-element group as [rows 0,1 | rows 2,3] × two halves.
-void dot_x4_q4k_avx2(const uint8_t* g, int n_rows, const ActRow& act, int64_t n, float* y) {
+[[gnu::always_inline]] inline void dot_x4_q4k_avx2(const uint8_t* g, int n_rows, const ActRow& act, int64_t n, float* y) {
   constexpr int64_t kGroupBytes = 80 + 512;
   const QuantRow& a = act.q;
   const __m256i m4 = _mm256_set1_epi8(0x0F);
@@ -231,6 +231,18 @@ void dot_x4_q4k_avx2(const uint8_t* g, int n_rows, const ActRow& act, int64_t n,
     }
   }
   store_pair_sums(_mm256_sub_ps(acc[0], corr[0]), _mm256_sub_ps(acc[1], corr[1]), n_rows, y);
+}
+
+// Table entries: one group per call, and a run of groups per call.
+template <void (*Dot)(const uint8_t*, int, const ActRow&, int64_t, float*)>
+void x4_group(const uint8_t* g, int n_rows, const ActRow& act, int64_t n, float* y) {
+  Dot(g, n_rows, act, n, y);
+}
+template <void (*Dot)(const uint8_t*, int, const ActRow&, int64_t, float*)>
+void x4_run(const uint8_t* g, size_t group_bytes, int64_t n_rows, const ActRow& act, int64_t n, float* y) {
+  for (int64_t r = 0; r < n_rows; r += 4, g += group_bytes) {
+    Dot(g, n_rows - r < 4 ? static_cast<int>(n_rows - r) : 4, act, n, y + r);
+  }
 }
 
 // ---- prefill tiles: a block's rows in the lanes --------------------------------------------
@@ -638,10 +650,14 @@ constexpr IsaKernels make_table() {
   k.vec_dot[static_cast<int>(WSlot::Q4_K)] = dot_kx<BlockQ4_K, false>;
   k.vec_dot[static_cast<int>(WSlot::Q5_K)] = dot_kx<BlockQ5_K, true>;
   k.vec_dot[static_cast<int>(WSlot::Q6_K)] = dot_q6_K;
-  k.vec_dot_x4[static_cast<int>(WSlot::Q8_0)] = dot_x4_avx2<X4Q8_0>;
-  k.vec_dot_x4[static_cast<int>(WSlot::Q4_0)] = dot_x4_avx2<X4Q4_0>;
-  k.vec_dot_x4[static_cast<int>(WSlot::Q5_0)] = dot_x4_avx2<X4Q5_0>;
-  k.vec_dot_x4[static_cast<int>(WSlot::Q4_K)] = dot_x4_q4k_avx2;
+  auto x4 = [&k](WSlot s, VecDotX4Fn group, VecDotX4RunFn run) {
+    k.vec_dot_x4[static_cast<int>(s)] = group;
+    k.vec_dot_x4_run[static_cast<int>(s)] = run;
+  };
+  x4(WSlot::Q8_0, x4_group<dot_x4_avx2<X4Q8_0>>, x4_run<dot_x4_avx2<X4Q8_0>>);
+  x4(WSlot::Q4_0, x4_group<dot_x4_avx2<X4Q4_0>>, x4_run<dot_x4_avx2<X4Q4_0>>);
+  x4(WSlot::Q5_0, x4_group<dot_x4_avx2<X4Q5_0>>, x4_run<dot_x4_avx2<X4Q5_0>>);
+  x4(WSlot::Q4_K, x4_group<dot_x4_q4k_avx2>, x4_run<dot_x4_q4k_avx2>);
   k.gemm[static_cast<int>(WSlot::F32)] = float_gemm<pack_w_float<load8_f32>>();
   k.gemm[static_cast<int>(WSlot::F16)] = float_gemm<pack_w_float<load8_f16>>();
   k.gemm[static_cast<int>(WSlot::BF16)] = float_gemm<pack_w_float<load8_bf16>>();

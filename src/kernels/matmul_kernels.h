@@ -71,6 +71,11 @@ using VecDotRowsFn = void (*)(const uint8_t* w, size_t stride, int n_rows, const
 // Decode over one group of the interleaved layout (kernels/interleave.h): y[r] = Σ w_r·x for
 // the group's rows r < n_rows (1 ≤ n_rows ≤ kDotRows). Optional per ISA and type.
 using VecDotX4Fn = void (*)(const uint8_t* group, int n_rows, const ActRow& a, int64_t n, float* y);
+// The same over consecutive groups (group_bytes apart) covering n_rows rows: y[r] for r <
+// n_rows. Optional: one call per chunk instead of one per group saves the per-call set-up,
+// which short rows (576 columns: 18 blocks) feel.
+using VecDotX4RunFn = void (*)(const uint8_t* groups, size_t group_bytes, int64_t n_rows, const ActRow& a, int64_t n,
+                               float* y);
 
 // Tiled prefill product, optional per ISA and type. The driver packs each token once
 // (pack_acts, act_bytes(n) bytes per token) and each block of kGemmTileRows weight rows once
@@ -94,11 +99,12 @@ struct IsaKernels {
   VecDotFn vec_dot[kNumSlots] = {};
   VecDotRowsFn vec_dot_rows[kNumSlots] = {};
   VecDotX4Fn vec_dot_x4[kNumSlots] = {};
+  VecDotX4RunFn vec_dot_x4_run[kNumSlots] = {};
   GemmKernels gemm[kNumSlots] = {};
 };
 
-// Each returns a table with every quantize_acts / vec_dot filled; vec_dot_rows, vec_dot_x4
-// and gemm entries may be empty.
+// Each returns a table with every quantize_acts / vec_dot filled; vec_dot_rows, vec_dot_x4,
+// vec_dot_x4_run and gemm entries may be empty.
 // avx2_kernels / avx512_kernels must only be called when the CPU has that ISA.
 const IsaKernels& scalar_kernels();
 const IsaKernels& avx2_kernels();
