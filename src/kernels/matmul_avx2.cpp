@@ -492,17 +492,24 @@ struct IntMicro {
 
 constexpr int64_t kIntKcBytes = 20 * 1024;  // bytes of the block per column slice (L1)
 
-template <class F, int N>
-void int_tile(const uint8_t* w, int64_t n_rows, const uint8_t* acts, int64_t n_tok, int64_t n, float* y, int64_t ldy) {
-  const size_t as = quant_row_bytes(n);
-  const int64_t nb = n / F::LB;
-  const int64_t slice = static_cast<int64_t>(kIntKcBytes / (2 * kHalfBytes<F::LB>));
+// The block in column slices of whole scale blocks (block_bytes each, for all 16 rows) that
+// fit kIntKcBytes, each slice against every token: Micro<N> over blocks [b0, b1).
+template <template <int> class Micro, int N>
+void blocks_by_slices(const uint8_t* w, size_t block_bytes, int64_t nb, int64_t n_rows, const uint8_t* acts, size_t as,
+                      int64_t n_tok, int64_t n, float* y, int64_t ldy) {
+  const int64_t slice = static_cast<int64_t>(kIntKcBytes / block_bytes);
   for (int64_t b0 = 0; b0 < nb; b0 += slice) {
     const int64_t b1 = nb - b0 < slice ? nb : b0 + slice;
     for (int64_t t = 0; t < n_tok; t += N) {
-      run_tokens<IntMicro<F>::template K, N>(n_tok - t, w, b0, b1, acts + t * as, as, n, y + t * ldy, ldy, n_rows, b0 > 0);
+      run_tokens<Micro, N>(n_tok - t, w, b0, b1, acts + t * as, as, n, y + t * ldy, ldy, n_rows, b0 > 0);
     }
   }
+}
+
+template <class F, int N>
+void int_tile(const uint8_t* w, int64_t n_rows, const uint8_t* acts, int64_t n_tok, int64_t n, float* y, int64_t ldy) {
+  blocks_by_slices<IntMicro<F>::template K, N>(w, 2 * kHalfBytes<F::LB>, n / F::LB, n_rows, acts, quant_row_bytes(n),
+                                               n_tok, n, y, ldy);
 }
 
 // -- signed 8-bit codes (Q8_0, IQ4_NL): maddubs would need the sign trick (two more
@@ -591,15 +598,7 @@ struct WideMicro {
 
 template <int N>
 void wide_tile(const uint8_t* w, int64_t n_rows, const uint8_t* acts, int64_t n_tok, int64_t n, float* y, int64_t ldy) {
-  const size_t as = wide_act_bytes(n);
-  const int64_t nb = n / 32;
-  const int64_t slice = static_cast<int64_t>(kIntKcBytes / (2 * kWideHalfBytes));
-  for (int64_t b0 = 0; b0 < nb; b0 += slice) {
-    const int64_t b1 = nb - b0 < slice ? nb : b0 + slice;
-    for (int64_t t = 0; t < n_tok; t += N) {
-      run_tokens<WideMicro, N>(n_tok - t, w, b0, b1, acts + t * as, as, n, y + t * ldy, ldy, n_rows, b0 > 0);
-    }
-  }
+  blocks_by_slices<WideMicro, N>(w, 2 * kWideHalfBytes, n / 32, n_rows, acts, wide_act_bytes(n), n_tok, n, y, ldy);
 }
 
 template <class Fmt, int N>
