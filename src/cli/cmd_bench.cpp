@@ -16,6 +16,7 @@
 #include "core/thread_pool.h"
 #include "kernels/ceilings.h"
 #include "model/bench_runner.h"
+#include "trellis_commit.h"  // generated: TRELLIS_GIT_COMMIT
 
 namespace trellis::cli {
 namespace {

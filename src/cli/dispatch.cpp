@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "trellis_commit.h"  // generated: TRELLIS_GIT_COMMIT
 
 namespace trellis::cli {
 
