@@ -371,6 +371,7 @@ template <bool F16>
 void accumulate_rows(int64_t n_rows, const float* w, const float* corr, const void* v, int64_t vs, int64_t nb,
                      int64_t hd, float* acc, const VPrefetch& pf) {
   VPrefetch none = pf;
+  none.n = 0;
   for (int64_t r0 = 0; r0 < n_rows; r0 += 4) {
     const VPrefetch& p = r0 == 0 ? pf : none;
     const float* wr = w + r0 * kAttnBlock;
@@ -381,7 +382,6 @@ void accumulate_rows(int64_t n_rows, const float* w, const float* corr, const vo
       case 3: accumulate_v<3, F16>(wr, corr + r0, v, vs, nb, hd, ar, p); break;
       default: accumulate_v<4, F16>(wr, corr + r0, v, vs, nb, hd, ar, p); break;
     }
-    none.n = 0;
   }
 }
 
@@ -415,9 +415,11 @@ void row_block(const AttnJob& j, int64_t esize, const float* kb, int64_t ks, int
     const int64_t ahead = b0 + kPrefetchAhead;
     prefetch_positions(j, esize, ahead + r * nb / j.n_rows, ahead + (r + 1) * nb / j.n_rows, false);
     float* s = scores + r * kAttnBlock;
-    if (pair_fn != nullptr && r + 1 < j.n_rows) {
-      if (r % 2 == 0) pair_fn(j.q + r * j.head_dim, j.q + (r + 1) * j.head_dim, kb, ks, nb, j.scale, s, s + kAttnBlock);
-    } else if (pair_fn == nullptr || r % 2 == 0) {
+    // With the two-row kernel, even rows score their odd partner too (a last even row alone).
+    const bool partner_done = pair_fn != nullptr && r % 2 == 1;
+    if (pair_fn != nullptr && r % 2 == 0 && r + 1 < j.n_rows) {
+      pair_fn(j.q + r * j.head_dim, j.q + (r + 1) * j.head_dim, kb, ks, nb, j.scale, s, s + kAttnBlock);
+    } else if (!partner_done) {
       scores_fn(j.q + r * j.head_dim, kb, ks, nb, j.head_dim, j.scale, s);
     }
     row_softmax(s, nb, j.m[r], j.l[r], corr[r]);

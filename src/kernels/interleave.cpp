@@ -139,7 +139,9 @@ bool interleave_supported(DType type, int64_t n) {
 
 bool interleave_preferred(DType type, int64_t n, Isa isa) {
   if (!interleave_supported(type, n) || isa > detected_isa()) return false;
-  return isa_kernels(isa).vec_dot_x4[weight_slot(type)] != nullptr;
+  const IsaKernels& k = isa_kernels(isa);
+  const int slot = weight_slot(type);
+  return k.vec_dot_x4[slot] != nullptr || k.vec_dot_x4_run[slot] != nullptr;
 }
 
 size_t interleaved_group_bytes(DType type, int64_t n) {

@@ -111,14 +111,15 @@ void vec_dot_rows(const IsaKernels& k, const VecDotJob& job, int64_t r0, int64_t
   float* y = job.y;
   const VecDotRowsFn dot_rows = k.vec_dot_rows[job.slot];
   const VecDotX4Fn dot_x4 = k.vec_dot_x4[job.slot];
-  if (w.interleaved != nullptr && dot_x4 != nullptr) {
+  const VecDotX4RunFn x4_run = k.vec_dot_x4_run[job.slot];
+  if (w.interleaved != nullptr && x4_run != nullptr) {
+    // The chunk's groups (chunks start on a group) as one sequential stream per token.
+    const size_t group_bytes = interleaved_group_bytes(w.type, n);
+    const uint8_t* first = w.interleaved + static_cast<size_t>(r0 / kInterleaveRows) * group_bytes;
+    for (int64_t t = 0; t < n_tokens; ++t) x4_run(first, group_bytes, r1 - r0, act(job.slot, t), n, y + t * out + r0);
+  } else if (w.interleaved != nullptr && dot_x4 != nullptr) {
     // One sequential stream per group of kInterleaveRows rows (chunks start on a group).
     const size_t group_bytes = interleaved_group_bytes(w.type, n);
-    if (const VecDotX4RunFn run = k.vec_dot_x4_run[job.slot]; run != nullptr) {
-      const uint8_t* first = w.interleaved + static_cast<size_t>(r0 / kInterleaveRows) * group_bytes;
-      for (int64_t t = 0; t < n_tokens; ++t) run(first, group_bytes, r1 - r0, act(job.slot, t), n, y + t * out + r0);
-      return;
-    }
     for (int64_t r = r0; r < r1; r += kInterleaveRows) {
       const int nr = static_cast<int>(std::min<int64_t>(kInterleaveRows, r1 - r));
       const uint8_t* group = w.interleaved + static_cast<size_t>(r / kInterleaveRows) * group_bytes;

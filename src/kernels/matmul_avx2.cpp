@@ -233,11 +233,7 @@ template <class X>
   store_pair_sums(_mm256_sub_ps(acc[0], corr[0]), _mm256_sub_ps(acc[1], corr[1]), n_rows, y);
 }
 
-// Table entries: one group per call, and a run of groups per call.
-template <void (*Dot)(const uint8_t*, int, const ActRow&, int64_t, float*)>
-void x4_group(const uint8_t* g, int n_rows, const ActRow& act, int64_t n, float* y) {
-  Dot(g, n_rows, act, n, y);
-}
+// The table's decode entry: a run of groups per call.
 template <void (*Dot)(const uint8_t*, int, const ActRow&, int64_t, float*)>
 void x4_run(const uint8_t* g, size_t group_bytes, int64_t n_rows, const ActRow& act, int64_t n, float* y) {
   for (int64_t r = 0; r < n_rows; r += 4, g += group_bytes) {
@@ -300,11 +296,7 @@ void pack_w_float(const void* w, int64_t n, uint8_t* block, int row) {
     _mm256_store_ps(v, Load(w, i));
     for (int j = 0; j < 8; ++j) o[16 * (i + j)] = v[j];
   }
-  for (; i < n; ++i) {
-    if (Load == load8_f32) o[16 * i] = static_cast<const float*>(w)[i];
-    else if (Load == load8_f16) o[16 * i] = h2f(static_cast<const uint16_t*>(w)[i]);
-    else { const uint32_t b = uint32_t{static_cast<const uint16_t*>(w)[i]} << 16; std::memcpy(o + 16 * i, &b, 4); }
-  }
+  for (; i < n; ++i) o[16 * i] = load1<Load>(w, i);
   for (; i < pad8(n); ++i) o[16 * i] = 0.f;
 }
 
@@ -649,14 +641,10 @@ constexpr IsaKernels make_table() {
   k.vec_dot[static_cast<int>(WSlot::Q4_K)] = dot_kx<BlockQ4_K, false>;
   k.vec_dot[static_cast<int>(WSlot::Q5_K)] = dot_kx<BlockQ5_K, true>;
   k.vec_dot[static_cast<int>(WSlot::Q6_K)] = dot_q6_K;
-  auto x4 = [&k](WSlot s, VecDotX4Fn group, VecDotX4RunFn run) {
-    k.vec_dot_x4[static_cast<int>(s)] = group;
-    k.vec_dot_x4_run[static_cast<int>(s)] = run;
-  };
-  x4(WSlot::Q8_0, x4_group<dot_x4_avx2<X4Q8_0>>, x4_run<dot_x4_avx2<X4Q8_0>>);
-  x4(WSlot::Q4_0, x4_group<dot_x4_avx2<X4Q4_0>>, x4_run<dot_x4_avx2<X4Q4_0>>);
-  x4(WSlot::Q5_0, x4_group<dot_x4_avx2<X4Q5_0>>, x4_run<dot_x4_avx2<X4Q5_0>>);
-  x4(WSlot::Q4_K, x4_group<dot_x4_q4k_avx2>, x4_run<dot_x4_q4k_avx2>);
+  k.vec_dot_x4_run[static_cast<int>(WSlot::Q8_0)] = x4_run<dot_x4_avx2<X4Q8_0>>;
+  k.vec_dot_x4_run[static_cast<int>(WSlot::Q4_0)] = x4_run<dot_x4_avx2<X4Q4_0>>;
+  k.vec_dot_x4_run[static_cast<int>(WSlot::Q5_0)] = x4_run<dot_x4_avx2<X4Q5_0>>;
+  k.vec_dot_x4_run[static_cast<int>(WSlot::Q4_K)] = x4_run<dot_x4_q4k_avx2>;
   k.gemm[static_cast<int>(WSlot::F32)] = float_gemm<pack_w_float<load8_f32>>();
   k.gemm[static_cast<int>(WSlot::F16)] = float_gemm<pack_w_float<load8_f16>>();
   k.gemm[static_cast<int>(WSlot::BF16)] = float_gemm<pack_w_float<load8_bf16>>();

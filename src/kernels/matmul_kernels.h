@@ -3,7 +3,8 @@
 //
 // The ISA files hold pure kernels over raw pointers: no std containers, no allocation, no
 // calls to inline functions of shared headers. (Inline and template functions are emitted
-// once per object file and the linker keeps one copy, which could be the AVX-512 one.)
+// once per object file and the linker keeps one copy, which could be the AVX-512 one.) The
+// few helpers below that ISA files use are always inlined, so no shared copy is called.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -19,7 +20,7 @@ constexpr int kNumSlots = static_cast<int>(WSlot::Count);
 
 // Slot for a weight type, or -1 when only the generic dequantize-and-dot path handles it.
 int weight_slot(DType t);
-inline bool slot_is_float(int slot) { return slot <= static_cast<int>(WSlot::BF16); }
+[[gnu::always_inline]] inline bool slot_is_float(int slot) { return slot <= static_cast<int>(WSlot::BF16); }
 
 // Activations of one token quantized for the integer kernels. Per 32-element block b:
 // x ≈ d[b]·qs (qs in [-127, 127]); ds[b] = d[b]·Σqs over the block and ds16[j] the same
@@ -39,10 +40,10 @@ struct ActRow {
 };
 
 // Bytes of the QuantRow arrays for n elements (n a multiple of 32), laid out qs|d|ds|ds16.
-inline size_t quant_row_bytes(int64_t n) {
+[[gnu::always_inline]] inline size_t quant_row_bytes(int64_t n) {
   return static_cast<size_t>(n) + static_cast<size_t>(n / 32) * 8 + static_cast<size_t>(n / 16) * 4;
 }
-inline QuantRow quant_row_at(uint8_t* base, int64_t n) {
+[[gnu::always_inline]] inline QuantRow quant_row_at(uint8_t* base, int64_t n) {
   QuantRow r;
   r.qs = reinterpret_cast<const int8_t*>(base);
   r.d = reinterpret_cast<const float*>(base + n);
@@ -69,7 +70,8 @@ constexpr size_t kDotRowsContiguousMaxStride = 2048;
 using VecDotRowsFn = void (*)(const uint8_t* w, size_t stride, int n_rows, const ActRow& a, int64_t n, float* y);
 
 // Decode over one group of the interleaved layout (kernels/interleave.h): y[r] = Σ w_r·x for
-// the group's rows r < n_rows (1 ≤ n_rows ≤ kDotRows). Optional per ISA and type.
+// the group's rows r < n_rows (1 ≤ n_rows ≤ kDotRows). Optional per ISA and type; an ISA
+// decodes the layout of a type when it has this or the run form below.
 using VecDotX4Fn = void (*)(const uint8_t* group, int n_rows, const ActRow& a, int64_t n, float* y);
 // The same over consecutive groups (group_bytes apart) covering n_rows rows: y[r] for r <
 // n_rows. Optional: one call per chunk instead of one per group saves the per-call set-up,

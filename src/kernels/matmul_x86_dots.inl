@@ -257,6 +257,17 @@ __m256 load8_bf16(const void* w, int64_t i) {
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
 
+// Element i of an F32/F16/BF16 row, for the tails Load's 8 lanes do not cover.
+template <__m256 (*Load)(const void*, int64_t)>
+float load1(const void* w, int64_t i) {
+  if (Load == load8_f32) return static_cast<const float*>(w)[i];
+  if (Load == load8_f16) return h2f(static_cast<const uint16_t*>(w)[i]);
+  const uint32_t b = uint32_t{static_cast<const uint16_t*>(w)[i]} << 16;
+  float f;
+  std::memcpy(&f, &b, 4);
+  return f;
+}
+
 template <__m256 (*Load)(const void*, int64_t)>
 float dot_float(const void* w, const ActRow& a, int64_t n) {
   __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
@@ -271,13 +282,7 @@ float dot_float(const void* w, const ActRow& a, int64_t n) {
   for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(Load(w, i), _mm256_loadu_ps(a.f + i), acc[0]);
   float s = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
   // Tail (n not a multiple of 8, F32/F16/BF16 only): one element at a time through the lanes.
-  for (; i < n; ++i) {
-    float wi;
-    if (Load == load8_f32) wi = static_cast<const float*>(w)[i];
-    else if (Load == load8_f16) wi = h2f(static_cast<const uint16_t*>(w)[i]);
-    else { const uint32_t b = uint32_t{static_cast<const uint16_t*>(w)[i]} << 16; std::memcpy(&wi, &b, 4); }
-    s += wi * a.f[i];
-  }
+  for (; i < n; ++i) s += load1<Load>(w, i) * a.f[i];
   return s;
 }
 
