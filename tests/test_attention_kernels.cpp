@@ -180,14 +180,14 @@ class AttentionTypes : public ::testing::TestWithParam<DType> {};
 TEST_P(AttentionTypes, EveryIsaAndSplitMatchesReference) {
   std::mt19937_64 rng(test_seed() ^ (GetParam() == DType::F16 ? 0x9E3779B97F4A7C15ull : 0));
   ThreadPool pool(2);
-  // head_dim 130: more 16-wide chunks than the AVX-512 kernel keeps q in registers for; odd
+  // head_dim 32, 64, 128: the AVX2 multi-row score kernels. 130: more 16-wide chunks than the AVX-512 kernel keeps q in registers for; odd
   // ones leave the last pair of dims (AVX-512 rows-in-lanes scores) half empty.
   // (heads, KV heads): MHA, GQA groups of 2, 3 (the SIMD kernels' dot-in-lanes scores), 4,
   // 6, 7 (Qwen2.5-0.5B: 14/2), 8 (one full tile) (their rows-in-lanes scores), 9 (two tiles
   // of 5 and 4) and 16 (two full tiles).
   const Shape groups[] = {{2, 2, 0}, {4, 2, 0}, {3, 1, 0}, {8, 2, 0}, {6, 1, 0},
                           {14, 2, 0}, {16, 2, 0}, {9, 1, 0}, {32, 2, 0}};
-  for (int64_t hd : {1, 7, 16, 33, 64, 100, 130}) {
+  for (int64_t hd : {1, 7, 16, 32, 33, 64, 100, 128, 130}) {
     for (Shape sh : groups) {
       sh.head_dim = hd;
       for (int64_t n_ctx : {1, 2, 17, 63, 64, 65, 129, 300}) {

@@ -1,7 +1,8 @@
 // AVX2 + FMA + F16C attention kernel (compiled with -mavx2 -mfma -mf16c; reached only through
-// attn_partial_avx2() after a run-time CPU check). Scores dot-in-lanes: per 8 keys, their 8
-// partial-sum vectors in registers against q's chunks (FMA memory operands for the keys),
-// reduced together by hadd; a vector exp for the online softmax; V in passes over a few
+// attn_partial_avx2() after a run-time CPU check). Scores dot-in-lanes: the group's rows
+// two or three at a time against 4 keys, their partial-sum vectors in registers (each key and
+// q chunk loaded once per step), reduced by hadd; a lone row takes 8 keys with q in
+// registers and the keys as FMA memory operands; a vector exp for the online softmax; V in passes over a few
 // 8-dim chunks with every row of (up to 4 of) the group in registers, so a V load feeds
 // several rows and a weight broadcast several chunks, the softmax's correction factor
 // applied when the accumulators are loaded. The kernel prefetches its head's cache rows one
@@ -153,51 +154,46 @@ void block_scores_even(const float* q, const float* k, int64_t ks, int64_t nb, i
   if (p < nb) block_scores<0>(q, k + p * ks, ks, nb - p, hd, scale, s + p);
 }
 
-// Two rows at once for head_dim a multiple of 8: per 4 keys, 2 × 4 partial-sum vectors, each
-// key chunk loaded once for both rows (6 loads per 8 FMAs instead of 9). Lanes 0-3 of the
-// reduction are row 0's 4 scores, lanes 4-7 row 1's.
-template <int NCH>
-void block_scores_pair(const float* q0, const float* q1, const float* k, int64_t ks, int64_t nb, float scale, float* s0,
-                       float* s1) {
+// Lane i of the result = sum of the lanes of v[i], for 4 vectors.
+[[gnu::always_inline]] inline __m128 reduce4(const __m256 v[4]) {
+  const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));
+  return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
+// R rows (R ≤ 3) at once for head_dim a multiple of 8: per 4 keys, R × 4 partial-sum vectors;
+// each key chunk is loaded once into a register for the R rows and each q chunk once for the 4
+// keys (R + 4 loads per 4R FMAs). The empty asm keeps the key chunk in its register: without it
+// GCC folds the load into every FMA that uses it, one load per FMA again.
+template <int R, int NCH>
+void block_scores_rows(const float* const* q, const float* k, int64_t ks, int64_t nb, float scale, float* const* s) {
   const __m256 vscale = _mm256_set1_ps(scale);
   int64_t p = 0;
   for (; p + 4 <= nb; p += 4) {
     const float* rows[4];
 #pragma GCC unroll 4
     for (int u = 0; u < 4; ++u) rows[u] = k + (p + u) * ks;
-    __m256 dots[8];
-#pragma GCC unroll 8
-    for (int u = 0; u < 8; ++u) dots[u] = _mm256_setzero_ps();
+    __m256 dots[R][4];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+      for (int u = 0; u < 4; ++u) dots[r][u] = _mm256_setzero_ps();
 #pragma GCC unroll 1
     for (int c = 0; c < NCH; ++c) {
-      const __m256 a = _mm256_loadu_ps(q0 + 8 * c), b = _mm256_loadu_ps(q1 + 8 * c);
+      __m256 qc[R];
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) qc[r] = _mm256_loadu_ps(q[r] + 8 * c);
 #pragma GCC unroll 4
       for (int u = 0; u < 4; ++u) {
-        const __m256 kv = _mm256_loadu_ps(rows[u] + 8 * c);
-        dots[u] = _mm256_fmadd_ps(a, kv, dots[u]);
-        dots[4 + u] = _mm256_fmadd_ps(b, kv, dots[4 + u]);
+        __m256 kv = _mm256_loadu_ps(rows[u] + 8 * c);
+        __asm__("" : "+x"(kv));
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) dots[r][u] = _mm256_fmadd_ps(qc[r], kv, dots[r][u]);
       }
     }
-    const __m256 r = _mm256_mul_ps(reduce8(dots), vscale);
-    _mm_storeu_ps(s0 + p, _mm256_castps256_ps128(r));
-    _mm_storeu_ps(s1 + p, _mm256_extractf128_ps(r, 1));
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) _mm_storeu_ps(s[r] + p, _mm_mul_ps(reduce4(dots[r]), _mm256_castps256_ps128(vscale)));
   }
-  if (p < nb) {
-    block_scores<0>(q0, k + p * ks, ks, nb - p, 8 * NCH, scale, s0 + p);
-    block_scores<0>(q1, k + p * ks, ks, nb - p, 8 * NCH, scale, s1 + p);
-  }
-}
-
-using PairScoresFn = void (*)(const float*, const float*, const float*, int64_t, int64_t, float, float*, float*);
-
-// The two-row kernel for head_dim, or nullptr (then one row at a time).
-PairScoresFn pair_scores_for(int64_t hd) {
-  switch (hd) {
-    case 32: return block_scores_pair<4>;
-    case 64: return block_scores_pair<8>;
-    case 128: return block_scores_pair<16>;
-    default: return nullptr;
-  }
+  for (int r = 0; r < R && p < nb; ++r) block_scores<0>(q[r], k + p * ks, ks, nb - p, 8 * NCH, scale, s[r] + p);
 }
 
 using ScoresFn = void (*)(const float*, const float*, int64_t, int64_t, int64_t, float, float*);
@@ -405,24 +401,43 @@ void finalize_state(const AttnJob& j) {
   }
 }
 
+// The multi-row score kernels for head_dim (R = 2, 3), or nullptr (then one row at a time).
+using RowsScoresFn = void (*)(const float* const*, const float*, int64_t, int64_t, float, float* const*);
+template <int R>
+RowsScoresFn rows_scores_for(int64_t hd) {
+  switch (hd) {
+    case 32: return block_scores_rows<R, 4>;
+    case 64: return block_scores_rows<R, 8>;
+    case 128: return block_scores_rows<R, 16>;
+    default: return nullptr;
+  }
+}
+
+// Rows scored together: groups of 3, with a remainder of 1 merged into a group of 2 + 2 (a
+// lone row of 3·k + 1 would take the one-row kernel's load per FMA).
+int64_t group_rows(int64_t left) { return left == 4 || left == 2 ? 2 : left == 1 ? 1 : 3; }
+
 // Scores and softmax of one block [b0, b0 + nb) by the dot-in-lanes scheme: scores[r][p].
 void row_block(const AttnJob& j, int64_t esize, const float* kb, int64_t ks, int64_t b0, int64_t nb, float* scores,
                float* corr) {
   const ScoresFn scores_fn = scores_for(j.head_dim);
-  const PairScoresFn pair_fn = pair_scores_for(j.head_dim);
-  for (int64_t r = 0; r < j.n_rows; ++r) {
-    // This row's share of the rows to prefetch.
-    const int64_t ahead = b0 + kPrefetchAhead;
-    prefetch_positions(j, esize, ahead + r * nb / j.n_rows, ahead + (r + 1) * nb / j.n_rows, false);
-    float* s = scores + r * kAttnBlock;
-    // With the two-row kernel, even rows score their odd partner too (a last even row alone).
-    const bool partner_done = pair_fn != nullptr && r % 2 == 1;
-    if (pair_fn != nullptr && r % 2 == 0 && r + 1 < j.n_rows) {
-      pair_fn(j.q + r * j.head_dim, j.q + (r + 1) * j.head_dim, kb, ks, nb, j.scale, s, s + kAttnBlock);
-    } else if (!partner_done) {
-      scores_fn(j.q + r * j.head_dim, kb, ks, nb, j.head_dim, j.scale, s);
+  const RowsScoresFn rows2 = rows_scores_for<2>(j.head_dim), rows3 = rows_scores_for<3>(j.head_dim);
+  const int64_t ahead = b0 + kPrefetchAhead;
+  for (int64_t r0 = 0; r0 < j.n_rows;) {
+    const int64_t g = rows2 == nullptr ? 1 : group_rows(j.n_rows - r0);
+    // This group's share of the rows to prefetch.
+    prefetch_positions(j, esize, ahead + r0 * nb / j.n_rows, ahead + (r0 + g) * nb / j.n_rows, false);
+    const float* q[3];
+    float* s[3];
+    for (int64_t i = 0; i < g; ++i) {
+      q[i] = j.q + (r0 + i) * j.head_dim;
+      s[i] = scores + (r0 + i) * kAttnBlock;
     }
-    row_softmax(s, nb, j.m[r], j.l[r], corr[r]);
+    if (g == 3) rows3(q, kb, ks, nb, j.scale, s);
+    else if (g == 2) rows2(q, kb, ks, nb, j.scale, s);
+    else scores_fn(q[0], kb, ks, nb, j.head_dim, j.scale, s[0]);
+    for (int64_t i = 0; i < g; ++i) row_softmax(s[i], nb, j.m[r0 + i], j.l[r0 + i], corr[r0 + i]);
+    r0 += g;
   }
 }
 
