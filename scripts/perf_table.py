@@ -4,7 +4,8 @@
 Generates random-weight models at the SmolLM2-135M (llama) and Qwen2.5-0.5B (qwen2) shapes in
 each type with `trellis gen-model` (kept under build/perf-models, never in git), runs
 `trellis bench --json` on each with 2 threads (pp512, tg128, and tg128@d2048 for the 0.5B
-shape, its context filled with random K/V values: `--depth-fill random`) and with 1 thread
+shape, its context filled with random K/V values: `--depth-fill random`, with the default F16
+KV cache and again with an F32 one, marked "KV f32") and with 1 thread
 for the scaling check (the 135M shape by default), then writes the table, the ceilings measured
 in the same runs and which targets were met.
 
@@ -214,7 +215,7 @@ def write_doc(path, rows, checks, elapsed, reps, settings, load, train):
          f"warm-up, then {reps} timed repetitions, mean ± sample stdev of tokens/s).", "",
          "## Machine", "",
          f"- CPU: {first['cpu']} ({platform.machine()}), flags: {first['cpu_flags']}",
-         f"- commit: {first['commit']}, KV cache {first['kv_type']}, run took {elapsed / 60:.1f} min",
+         f"- commit: {first['commit']}, KV cache {first['kv_type']} (rows marked "KV f32": an F32 cache), run took {elapsed / 60:.1f} min",
          f"- settings: `scripts/perf_table.py {settings}`",
          f"- load average (1 min) at start / end: {load[0]:.1f} / {load[1]:.1f} on {os.cpu_count()} cores — other",
          "  processes compete with the benchmark when this is above 0; ceilings and throughput drop together,",
@@ -319,12 +320,17 @@ def main():
             page_in(model)
             runs = [(2, pp_tg)]
             if with_depth:
-                runs.append((2, ["-p", "0", "-n", str(args.tg), "-d", str(args.depth), "--depth-fill", "random"]))
+                depth = ["-p", "0", "-n", str(args.tg), "-d", str(args.depth), "--depth-fill", "random"]
+                runs.append((2, depth))
+                # The same with the F32 cache (twice the KV bytes; the default is F16).
+                runs.append((2, depth + ["--kv-type", "f32"]))
             if args.scaling == "all" or (args.scaling == "small" and shape == SHAPES[0][0]):
                 runs.append((1, pp_tg))
             for threads, extra in runs:
                 for r in bench(trellis, model, threads, args.reps, extra):
                     r["shape"] = shape
+                    if "--kv-type" in extra:
+                        r["test"] += f" KV {r['kv_type']}"
                     rows.append(r)
                     log(fmt_row(r))
     if not rows:

@@ -31,7 +31,7 @@ struct BenchArgs {
   std::vector<int64_t> prompts{512}, gens{128}, depths{0};
   std::vector<int> threads;
   int repetitions = 5;
-  std::string kv_type = "f32";
+  std::string kv_type = "f16";
   std::string depth_fill = "model";
   bool json = false;
   bool no_decode_copies = false;
@@ -69,7 +69,7 @@ void add_options(CLI::App& app, BenchArgs& a) {
   app.add_option("-t,--threads", a.threads, "thread counts, comma-separated (default: all cores)")->delimiter(',');
   app.add_option("-r,--repetitions", a.repetitions, "timed runs per test, after a short untimed warm-up (default 5)")
       ->check(CLI::Range(1, 1000));
-  app.add_option("--kv-type", a.kv_type, "KV cache type: f32 or f16 (default f32)");
+  app.add_option("--kv-type", a.kv_type, "KV cache type: f16 (default, as llama-bench) or f32");
   app.add_option("--depth-fill", a.depth_fill,
                  "how the --depth context is made: model (run D random tokens, default) or random (random K/V "
                  "values written into the cache: the same attention work, no fill time)")

@@ -94,7 +94,7 @@ SamplerParams SamplingOptions::resolve() const {
 void RuntimeOptions::add_to(CLI::App& app, int64_t default_ctx_hint) {
   if (default_ctx_hint > 0) ctx = default_ctx_hint;
   app.add_option("-c,--ctx", ctx, "context size in tokens (0 = the model's, at most 4096)")->capture_default_str();
-  app.add_option("--kv-type", kv_type, "KV cache element type: f32 or f16")->capture_default_str();
+  app.add_option("--kv-type", kv_type, "KV cache element type: f16 (half the memory of f32, as llama.cpp) or f32")->capture_default_str();
   app.add_option("-t,--threads", threads, "threads (0 = all available cores)")->capture_default_str();
 }
 

@@ -49,7 +49,7 @@ struct SamplingOptions {
 // --ctx, --kv-type, -t/--threads shared by the commands that run a model.
 struct RuntimeOptions {
   int64_t ctx = 0;
-  std::string kv_type = "f32";
+  std::string kv_type = "f16";
   int threads = 0;
   void add_to(CLI::App& app, int64_t default_ctx_hint = 0);
   DType kv_dtype() const;
