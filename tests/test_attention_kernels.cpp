@@ -196,10 +196,14 @@ TEST_P(AttentionTypes, EveryIsaAndSplitMatchesReference) {
       }
     }
   }
-  // Prefill-like batches: many queries of one cache at consecutive positions.
+  // Prefill-like batches: many queries of one cache at consecutive positions; groups of 1, 2,
+  // 3 run as query tiles of 8, 4, 2 tokens (a leftover token alone: 33 and 35 queries).
   for (int64_t hd : {33, 64}) {
     check_case(make_case(rng, {14, 2, hd}, GetParam(), 150, 23, 1.0f), pool, 1.0f);
     check_case(make_case(rng, {9, 3, hd}, GetParam(), 90, 90, 8.0f), pool, 8.0f);
+    check_case(make_case(rng, {9, 3, hd}, GetParam(), 100, 33, 1.0f), pool, 1.0f);
+    check_case(make_case(rng, {4, 4, hd}, GetParam(), 70, 37, 8.0f), pool, 8.0f);
+    check_case(make_case(rng, {4, 2, hd}, GetParam(), 35, 35, 1.0f), pool, 1.0f);
   }
   // Decode at depth: the automatic split into position ranges and their combine.
   check_case(make_case(rng, {14, 2, 64}, GetParam(), 2048, 1, 1.0f), pool, 1.0f);
@@ -219,6 +223,31 @@ TEST(Attention, SameBitsForAnyThreadCount) {
     for (int64_t n_query : {1, 40}) {
       const Case c = make_case(rng, {9, 3, 64}, DType::F16, n_ctx, n_query, 1.0f);
       EXPECT_EQ(run(c, one, {}), run(c, two, {})) << "queries " << n_query << " depth " << n_ctx;
+    }
+  }
+}
+
+// A prefill batch of two sequences (two caches, as the forward pass gives for a batch of
+// several): a query tile never spans both.
+TEST(Attention, QueryTilesKeepSequencesApart) {
+  std::mt19937_64 rng(test_seed() + 3);
+  ThreadPool pool(2);
+  const Case a = make_case(rng, {6, 2, 64}, DType::F32, 60, 41, 1.0f), b = make_case(rng, {6, 2, 64}, DType::F32, 90, 37, 1.0f);
+  std::vector<float> out((a.n_query + b.n_query) * a.q_dim(), std::nanf(""));
+  std::vector<AttentionQuery> qs;
+  for (const Case* c : {&a, &b}) {
+    for (int64_t t = 0; t < c->n_query; ++t) {
+      qs.push_back({c->q.data() + t * c->q_dim(), c->view(), c->n_pos(t), out.data() + qs.size() * c->q_dim()});
+    }
+  }
+  attention(qs, {6, 2, 64, a.scale()}, pool);
+  int64_t row = 0;
+  for (const Case* c : {&a, &b}) {
+    for (int64_t t = 0; t < c->n_query; ++t, ++row) {
+      const std::vector<double> ref = reference(*c, t, c->n_pos(t)), tol = tolerance(*c, t, ref);
+      for (int64_t i = 0; i < c->q_dim(); ++i) {
+        ASSERT_LE(std::fabs(out[row * c->q_dim() + i] - ref[i]), tol[i]) << "query " << row << " element " << i;
+      }
     }
   }
 }

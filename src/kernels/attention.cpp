@@ -37,6 +37,7 @@ struct WorkItem {
   int64_t p0, p1;
   int64_t h0, h1;
   int64_t partial = -1;  // offset of its states in the partial buffer, or -1: writes the output
+  int64_t n_tokens = 1;  // > 1: a query tile, queries [query, query + n_tokens) (run_tile)
 };
 
 // Owned by the calling thread; only grow, so steady-state calls do not allocate.
@@ -77,6 +78,18 @@ int64_t n_splits(int64_t n_pos, int64_t n_queries, const AttentionOptions& opt) 
   return std::clamp<int64_t>(ceil_div(kTargetItems, n_queries), 1, std::max<int64_t>(1, n_pos / kMinSplitLen));
 }
 
+// Queries per tile in a prefill batch: as many tokens' groups of query rows as fit one kernel
+// call (kAttnMaxRows), so each cache block is read once for them all instead of once per
+// token. 1 (no tiles) for decode-sized batches, forced position splits, or groups too large.
+int64_t query_tile_tokens(const AttentionShape& s, int64_t n_queries, const AttentionOptions& opt) {
+  if (n_queries < kTargetItems || opt.split_len > 0) return 1;
+  return std::max<int64_t>(1, kAttnMaxRows / (s.n_head / s.n_head_kv));
+}
+
+bool same_cache(const AttentionQuery& a, const AttentionQuery& b) {
+  return a.kv.k == b.kv.k && a.kv.v == b.kv.v && a.kv.stride == b.kv.stride && a.kv.type == b.kv.type;
+}
+
 void plan(std::span<const AttentionQuery> queries, const AttentionShape& s, const AttentionOptions& opt,
           PlanBuffers& b) {
   const int64_t item_floats = s.n_head_kv * tiling(s).n_tiles * tiling(s).state_floats(s.head_dim);
@@ -85,9 +98,22 @@ void plan(std::span<const AttentionQuery> queries, const AttentionShape& s, cons
   // Last queries first (in a prefill they attend to the most positions, so the pool's tail is
   // short); the position ranges of one query in order, so a thread that runs consecutive
   // items continues where its last one ended (and prefetches across, see run_item).
+  const int64_t tile_tokens = query_tile_tokens(s, static_cast<int64_t>(queries.size()), opt);
   for (size_t t = queries.size(); t-- > 0;) {
     const int64_t n_pos = queries[t].n_pos;
     if (n_pos <= 0) continue;
+    if (tile_tokens > 1) {
+      // This query and up to tile_tokens - 1 before it that read the same cache.
+      int64_t n = 1;
+      while (n < tile_tokens && t >= static_cast<size_t>(n) && same_cache(queries[t - n], queries[t]) &&
+             queries[t - n].n_pos > 0) {
+        ++n;
+      }
+      t -= static_cast<size_t>(n - 1);
+      if (n > 1) b.items.push_back({static_cast<int64_t>(t), 0, 0, 0, s.n_head_kv, -1, n});
+      else b.items.push_back({static_cast<int64_t>(t), 0, n_pos, 0, s.n_head_kv, -1});
+      continue;
+    }
     const int64_t splits = n_splits(n_pos, static_cast<int64_t>(queries.size()), opt);
     if (splits == 1 && static_cast<int64_t>(queries.size()) < kTargetItems) {
       for (int64_t h = 0; h < s.n_head_kv; ++h) b.items.push_back({static_cast<int64_t>(t), 0, n_pos, h, h + 1, -1});
@@ -159,6 +185,85 @@ void run_item(const WorkItem& w, const AttentionQuery& q, const AttentionShape& 
   }
 }
 
+// Folds the online-softmax state b (rows of acc, m, l) into a: both then describe the union of
+// their positions.
+void merge_state(int64_t n_rows, int64_t hd, float* acc_a, float* m_a, float* l_a, const float* acc_b, const float* m_b,
+                 const float* l_b) {
+  for (int64_t r = 0; r < n_rows; ++r) {
+    if (m_b[r] == -INFINITY) continue;
+    const float mx = std::max(m_a[r], m_b[r]);
+    const float fa = m_a[r] == -INFINITY ? 0.0f : std::exp(m_a[r] - mx), fb = std::exp(m_b[r] - mx);
+    for (int64_t i = 0; i < hd; ++i) acc_a[r * hd + i] = acc_a[r * hd + i] * fa + acc_b[r * hd + i] * fb;
+    l_a[r] = l_a[r] * fa + l_b[r] * fb;
+    m_a[r] = mx;
+  }
+}
+
+// A query tile (prefill): per KV head, the query rows of all its tokens run as one row tile
+// over the positions every token sees, [0, min n_pos), so those cache blocks are read once for
+// the tile; each token's further positions (its diagonal, a few) run as a fresh state of its
+// own rows that is merged in before the division by l.
+void run_tile(const WorkItem& w, std::span<const AttentionQuery> queries, const AttentionShape& s, const Tiling& tl,
+              AttnPartialFn kernel) {
+  const int64_t hd = s.head_dim, group = tl.group, n_rows = group * w.n_tokens;
+  const AttentionQuery* tq = queries.data() + w.query;
+  int64_t common = tq[0].n_pos;
+  for (int64_t i = 1; i < w.n_tokens; ++i) common = std::min(common, tq[i].n_pos);
+  const int64_t state = kAttnMaxRows * (hd + 2), q_prep_floats = attn_q_prep_floats(hd);
+  std::vector<float>& scratch = worker_scratch(attn_scratch_floats(hd) + 2 * (state + q_prep_floats) + kAttnMaxRows * hd);
+  float* q_rows = scratch.data() + attn_scratch_floats(hd);
+  float* tile = q_rows + kAttnMaxRows * hd;  // acc [rows, hd], m [rows], l [rows]
+  float* tail = tile + state;
+  float* q_prep = tail + state;
+  const bool f16 = tq[0].kv.type == DType::F16;
+  const int64_t esize = f16 ? 2 : 4;
+  auto job = [&](const float* q, int64_t rows, int64_t h, int64_t p0, int64_t p1, float* st, float* prep, bool init) {
+    AttnJob j;
+    j.q = q;
+    j.n_rows = rows;
+    j.k = static_cast<const uint8_t*>(tq[0].kv.k) + h * hd * esize;
+    j.v = static_cast<const uint8_t*>(tq[0].kv.v) + h * hd * esize;
+    j.stride = tq[0].kv.stride;
+    j.f16 = f16;
+    j.head_dim = hd;
+    j.p0 = p0;
+    j.p1 = p1;
+    j.scale = s.scale;
+    j.acc = st;
+    j.m = st + rows * hd;
+    j.l = j.m + rows;
+    j.init = init;
+    j.scratch = scratch.data();
+    j.q_prep = prep;
+    j.prefetch_end = p1;
+    kernel(j);
+  };
+  for (int64_t h = w.h0; h < w.h1; ++h) {
+    for (int64_t i = 0; i < w.n_tokens; ++i) {
+      std::copy_n(tq[i].q + h * group * hd, group * hd, q_rows + i * group * hd);
+    }
+    for (int64_t b0 = 0; b0 < common; b0 += kAttnBlock) {
+      job(q_rows, n_rows, h, b0, std::min(common, b0 + kAttnBlock), tile, q_prep, b0 == 0);
+    }
+    float* acc = tile;
+    float* m = tile + n_rows * hd;
+    float* l = m + n_rows;
+    for (int64_t i = 0; i < w.n_tokens; ++i) {
+      float* acc_i = acc + i * group * hd;
+      // The tile state keeps acc, m, l as [rows, hd], [rows], [rows]: token i's rows of each.
+      if (tq[i].n_pos > common) {
+        job(q_rows + i * group * hd, group, h, common, tq[i].n_pos, tail, q_prep + q_prep_floats, true);
+        merge_state(group, hd, acc_i, m + i * group, l + i * group, tail, tail + group * hd, tail + group * hd + group);
+      }
+      float* out = tq[i].out + h * group * hd;
+      for (int64_t r = 0; r < group; ++r) {
+        const float inv = 1.0f / l[i * group + r];
+        for (int64_t d = 0; d < hd; ++d) out[r * hd + d] = acc_i[r * hd + d] * inv;
+      }
+    }
+  }
+}
+
 // For each head: out = Σ_c acc_c·e^(m_c − M) / Σ_c l_c·e^(m_c − M), M = max_c m_c, over the
 // n split items of one query, in position order.
 void combine(const WorkItem* items, int64_t n, const AttentionQuery& q, const AttentionShape& s, const Tiling& tl,
@@ -205,7 +310,11 @@ void attention(std::span<const AttentionQuery> queries, const AttentionShape& s,
   plan(queries, s, opt, b);
   const auto n_items = static_cast<int64_t>(b.items.size());
   float* partials = b.partials.data();
-  pool.parallel_for(n_items, [&](int64_t i, int) { run_item(b.items[i], queries[b.items[i].query], s, tl, kernel, partials); });
+  pool.parallel_for(n_items, [&](int64_t i, int) {
+    const WorkItem& w = b.items[i];
+    if (w.n_tokens > 1) run_tile(w, queries, s, tl, kernel);
+    else run_item(w, queries[w.query], s, tl, kernel, partials);
+  });
   for (int64_t i = 0; i < n_items;) {
     int64_t n = 1;
     if (b.items[i].partial >= 0) {
