@@ -534,13 +534,13 @@ void pack_w_wide(const void* w, int64_t n, uint8_t* block, int row) {
   const auto* blocks = static_cast<const typename Fmt::Block*>(w);
   const int lane = row % 8;
   for (int64_t b = 0; b < n / 32; ++b) {
-    alignas(32) int8_t codes[32];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(codes), Fmt::codes(blocks[b]));
+    // The codes widened to int16 in vectors; each pair (one int32) then goes to its step.
+    const __m256i c = Fmt::codes(blocks[b]);
+    alignas(32) int32_t pairs[16];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(pairs), _mm256_cvtepi8_epi16(_mm256_castsi256_si128(c)));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(pairs + 8), _mm256_cvtepi8_epi16(_mm256_extracti128_si256(c, 1)));
     uint8_t* half = block + static_cast<size_t>(b) * 2 * kWideHalfBytes + (row / 8) * kWideHalfBytes;
-    for (int v = 0; v < 16; ++v) {
-      const int16_t pair[2] = {codes[2 * v], codes[2 * v + 1]};
-      std::memcpy(half + 32 * v + 4 * lane, pair, 4);
-    }
+    for (int v = 0; v < 16; ++v) std::memcpy(half + 32 * v + 4 * lane, pairs + v, 4);
     const float dw = h2f(blocks[b].d);
     std::memcpy(half + 512 + 4 * lane, &dw, 4);
   }
