@@ -215,7 +215,7 @@ def write_doc(path, rows, checks, elapsed, reps, settings, load, train):
          f"warm-up, then {reps} timed repetitions, mean ± sample stdev of tokens/s).", "",
          "## Machine", "",
          f"- CPU: {first['cpu']} ({platform.machine()}), flags: {first['cpu_flags']}",
-         f"- commit: {first['commit']}, KV cache {first['kv_type']} (rows marked "KV f32": an F32 cache), run took {elapsed / 60:.1f} min",
+         f"- commit: {first['commit']}, KV cache {first['kv_type']} (rows marked 'KV f32': an F32 cache), run took {elapsed / 60:.1f} min",
          f"- settings: `scripts/perf_table.py {settings}`",
          f"- load average (1 min) at start / end: {load[0]:.1f} / {load[1]:.1f} on {os.cpu_count()} cores — other",
          "  processes compete with the benchmark when this is above 0; ceilings and throughput drop together,",
