@@ -132,14 +132,28 @@ void plan(std::span<const AttentionQuery> queries, const AttentionShape& s, cons
   if (b.partials.size() < partial_floats) b.partials.resize(partial_floats);
 }
 
+// A kernel call's cache side: KV head h of `kv`, positions [p0, p1) (the caller fills in the
+// rows, the state and the scratch).
+AttnJob cache_job(const KVLayerView& kv, const AttentionShape& s, int64_t h, int64_t p0, int64_t p1) {
+  const int64_t esize = kv.type == DType::F16 ? 2 : 4;
+  AttnJob j;
+  j.k = static_cast<const uint8_t*>(kv.k) + h * s.head_dim * esize;
+  j.v = static_cast<const uint8_t*>(kv.v) + h * s.head_dim * esize;
+  j.stride = kv.stride;
+  j.f16 = kv.type == DType::F16;
+  j.head_dim = s.head_dim;
+  j.p0 = p0;
+  j.p1 = p1;
+  j.scale = s.scale;
+  return j;
+}
+
 // Runs one item: its KV heads (normally all) and row tiles over the item's positions, block by
 // block with the heads interleaved, so each cache row (all heads, kv_dim wide) is consumed at
 // once and the item reads memory as one dense stream (the kernels prefetch ahead within it).
 void run_item(const WorkItem& w, const AttentionQuery& q, const AttentionShape& s, const Tiling& tl,
               AttnPartialFn kernel, float* partials) {
   const int64_t hd = s.head_dim;
-  const bool f16 = q.kv.type == DType::F16;
-  const int64_t esize = f16 ? 2 : 4;
   const int64_t n_states = s.n_head_kv * tl.n_tiles;
   const int64_t q_prep_floats = attn_q_prep_floats(hd);
   std::vector<float>& scratch =
@@ -154,17 +168,9 @@ void run_item(const WorkItem& w, const AttentionQuery& q, const AttentionShape& 
     for (int64_t h = w.h0; h < w.h1; ++h) {
       for (int64_t tile = 0; tile < tl.n_tiles; ++tile) {
         const int64_t row0 = tile * tl.rows, first_row = h * tl.group + row0, state = h * tl.n_tiles + tile;
-        AttnJob j;
+        AttnJob j = cache_job(q.kv, s, h, b0, b1);
         j.q = q.q + first_row * hd;
         j.n_rows = std::min(tl.rows, tl.group - row0);
-        j.k = static_cast<const uint8_t*>(q.kv.k) + h * hd * esize;
-        j.v = static_cast<const uint8_t*>(q.kv.v) + h * hd * esize;
-        j.stride = q.kv.stride;
-        j.f16 = f16;
-        j.head_dim = hd;
-        j.p0 = b0;
-        j.p1 = b1;
-        j.scale = s.scale;
         if (w.partial < 0) {
           j.acc = q.out + first_row * hd;
           j.m = ml + state * 2 * kAttnMaxRows;
@@ -215,20 +221,10 @@ void run_tile(const WorkItem& w, std::span<const AttentionQuery> queries, const 
   float* tile = q_rows + kAttnMaxRows * hd;  // acc [rows, hd], m [rows], l [rows]
   float* tail = tile + state;
   float* q_prep = tail + state;
-  const bool f16 = tq[0].kv.type == DType::F16;
-  const int64_t esize = f16 ? 2 : 4;
   auto job = [&](const float* q, int64_t rows, int64_t h, int64_t p0, int64_t p1, float* st, float* prep, bool init) {
-    AttnJob j;
+    AttnJob j = cache_job(tq[0].kv, s, h, p0, p1);
     j.q = q;
     j.n_rows = rows;
-    j.k = static_cast<const uint8_t*>(tq[0].kv.k) + h * hd * esize;
-    j.v = static_cast<const uint8_t*>(tq[0].kv.v) + h * hd * esize;
-    j.stride = tq[0].kv.stride;
-    j.f16 = f16;
-    j.head_dim = hd;
-    j.p0 = p0;
-    j.p1 = p1;
-    j.scale = s.scale;
     j.acc = st;
     j.m = st + rows * hd;
     j.l = j.m + rows;
