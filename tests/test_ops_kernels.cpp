@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/fp16.h"
 #include "kernels/cpu_features.h"
 #include "kernels/ops.h"
 #include "kernels/ops_kernels.h"
@@ -143,6 +144,51 @@ TEST(Ops, RopeIsBitIdentical) {
         EXPECT_EQ(out, ref) << isa_name(v.isa) << " head_dim=" << d.head_dim << " rope_dim=" << d.rope_dim
                             << (interleaved ? " interleaved" : " rotate-half");
       }
+    }
+  }
+}
+
+// Float to half (the F16 KV cache): the reference rounds to the nearest half (checked against
+// its neighbours), overflows to inf and keeps NaN; every ISA gives its bits, across magnitudes
+// from subnormal halves to overflow, ties, and tails of every length.
+TEST(Ops, ToF16RoundsToNearestAndMatchesReference) {
+  std::mt19937_64 rng(test_seed() + 5);
+  std::uniform_real_distribution<double> log_mag(-27.0, 17.0);
+  std::vector<float> x;
+  for (int i = 0; i < 4000; ++i) x.push_back(static_cast<float>((rng() & 1 ? -1.0 : 1.0) * std::exp2(log_mag(rng))));
+  const float specials[] = {0.f, -0.f, 65504.f, 65519.f, 65520.f, -65520.f, 0x1p-24f, 0x1p-25f, 0x3p-25f, 0x1p-14f,
+                            1.f + 0x1p-11f, 1.f + 0x3p-11f, INFINITY, -INFINITY, NAN};
+  x.insert(x.end(), std::begin(specials), std::end(specials));
+  std::vector<uint16_t> ref(x.size());
+  ops_scalar().to_f16(x.data(), ref.data(), static_cast<int64_t>(x.size()));
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double v = x[i], got = fp16_to_fp32(ref[i]);
+    if (std::isnan(v)) {
+      EXPECT_TRUE(std::isnan(got));
+    } else if (std::fabs(v) >= 65520.0) {
+      EXPECT_EQ(got, std::copysign(INFINITY, v)) << v;
+    } else {
+      EXPECT_EQ(std::signbit(got), std::signbit(v)) << v;
+      // No other half is closer (the neighbours one unit of the magnitude's bits away).
+      const uint16_t mag = ref[i] & 0x7fff, sign = ref[i] & 0x8000;
+      for (int step : {-1, 1}) {
+        if ((mag == 0 && step < 0) || mag + step >= 0x7c00) continue;
+        const double other = fp16_to_fp32(static_cast<uint16_t>(sign | (mag + step)));
+        const double err = std::fabs(got - v), other_err = std::fabs(other - v);
+        EXPECT_TRUE(err < other_err || (err == other_err && (mag & 1) == 0)) << v << " -> " << got << " vs " << other;
+      }
+    }
+  }
+  for (const Variant& v : variants()) {
+    for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{8}, int64_t{15}, int64_t{17}, static_cast<int64_t>(x.size())}) {
+      const size_t off = x.size() - static_cast<size_t>(n);  // the specials sit at the end
+      std::vector<uint16_t> out(static_cast<size_t>(n) + 1, 0xABCD);
+      v.k->to_f16(x.data() + off, out.data(), n);
+      for (int64_t i = 0; i < n; ++i) {
+        if (std::isnan(x[off + i])) EXPECT_TRUE(std::isnan(fp16_to_fp32(out[i]))) << isa_name(v.isa);
+        else EXPECT_EQ(out[i], ref[off + i]) << isa_name(v.isa) << " x=" << x[off + i] << " n=" << n;
+      }
+      EXPECT_EQ(out[n], 0xABCD) << isa_name(v.isa) << ": wrote past n=" << n;
     }
   }
 }

@@ -24,18 +24,28 @@ const OpsKernels& ops() {
 
 void rmsnorm(const float* x, const float* w, float* out, int64_t n, float eps) { ops().rmsnorm(x, w, out, n, eps); }
 
-void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t rope_dim, int64_t pos, const float* inv_freq,
-          RopeStyle style) {
+void rope_angles(int64_t rope_dim, int64_t pos, const float* inv_freq, float* cs) {
   const int64_t half = rope_dim / 2;
-  thread_local std::vector<float> cs;  // cos then sin per pair; only grows
-  if (static_cast<int64_t>(cs.size()) < 2 * half) cs.resize(static_cast<size_t>(2 * half));
   for (int64_t i = 0; i < half; ++i) {
     const double angle = static_cast<double>(pos) * inv_freq[i];
     cs[i] = static_cast<float>(std::cos(angle));
     cs[half + i] = static_cast<float>(std::sin(angle));
   }
-  ops().rope(x, n_heads, head_dim, rope_dim, cs.data(), cs.data() + half, style == RopeStyle::Interleaved);
 }
+
+void rope_rotate(float* x, int64_t n_heads, int64_t head_dim, int64_t rope_dim, const float* cs, RopeStyle style) {
+  ops().rope(x, n_heads, head_dim, rope_dim, cs, cs + rope_dim / 2, style == RopeStyle::Interleaved);
+}
+
+void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t rope_dim, int64_t pos, const float* inv_freq,
+          RopeStyle style) {
+  thread_local std::vector<float> cs;  // only grows
+  if (static_cast<int64_t>(cs.size()) < rope_dim) cs.resize(static_cast<size_t>(rope_dim));
+  rope_angles(rope_dim, pos, inv_freq, cs.data());
+  rope_rotate(x, n_heads, head_dim, rope_dim, cs.data(), style);
+}
+
+void to_f16(const float* x, uint16_t* out, int64_t n) { ops().to_f16(x, out, n); }
 
 void silu_mul(float* gate, const float* up, int64_t n) { ops().silu_mul(gate, up, n); }
 

@@ -17,6 +17,13 @@ void rmsnorm(const float* x, const float* w, float* out, int64_t n, float eps);
 // at position pos, pairing dimensions per `style`. inv_freq has rope_dim/2 entries.
 void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t rope_dim, int64_t pos, const float* inv_freq,
           RopeStyle style);
+// The same in two steps, so a position's angles serve every layer: cs[rope_dim] receives the
+// rope_dim/2 cosines then the sines at pos; rope_rotate applies them.
+void rope_angles(int64_t rope_dim, int64_t pos, const float* inv_freq, float* cs);
+void rope_rotate(float* x, int64_t n_heads, int64_t head_dim, int64_t rope_dim, const float* cs, RopeStyle style);
+
+// out[n] = x[n] as IEEE half (round to nearest even).
+void to_f16(const float* x, uint16_t* out, int64_t n);
 
 // gate[n] = silu(gate) * up
 void silu_mul(float* gate, const float* up, int64_t n);

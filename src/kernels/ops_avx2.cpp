@@ -90,7 +90,19 @@ void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t rope_dim, const f
   }
 }
 
-constexpr OpsKernels kAvx2{rmsnorm, silu_mul, add, rope};
+void to_f16(const float* x, uint16_t* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+  }
+  if (i < n) {
+    alignas(16) uint16_t h[8];
+    _mm_store_si128(reinterpret_cast<__m128i*>(h), _mm256_cvtps_ph(load(x + i, n - i), _MM_FROUND_TO_NEAREST_INT));
+    for (int64_t j = 0; i + j < n; ++j) out[i + j] = h[j];
+  }
+}
+
+constexpr OpsKernels kAvx2{rmsnorm, silu_mul, add, rope, to_f16};
 
 }  // namespace
 

@@ -96,7 +96,14 @@ void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t rope_dim, const f
   }
 }
 
-constexpr OpsKernels kAvx512{rmsnorm, silu_mul, add, rope};
+void to_f16(const float* x, uint16_t* out, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    _mm256_mask_storeu_epi16(out + i, m, _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, x + i), _MM_FROUND_TO_NEAREST_INT));
+  }
+}
+
+constexpr OpsKernels kAvx512{rmsnorm, silu_mul, add, rope, to_f16};
 
 }  // namespace
 

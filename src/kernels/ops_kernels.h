@@ -18,6 +18,8 @@ struct OpsKernels {
   // when interleaved, else (i, i + rope_dim/2).
   void (*rope)(float* x, int64_t n_heads, int64_t head_dim, int64_t rope_dim, const float* c, const float* s,
                bool interleaved) = nullptr;
+  // out[n] = x[n] as IEEE half, rounded to nearest even (overflow to inf; NaN stays NaN).
+  void (*to_f16)(const float* x, uint16_t* out, int64_t n) = nullptr;
 };
 
 // avx2 / avx512 must only be called when the CPU has that ISA.

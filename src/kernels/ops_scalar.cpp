@@ -2,6 +2,7 @@
 // path on CPUs without AVX2.
 #include <cmath>
 
+#include "core/fp16.h"
 #include "kernels/ops_kernels.h"
 
 namespace trellis {
@@ -39,7 +40,11 @@ void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t rope_dim, const f
   }
 }
 
-constexpr OpsKernels kScalar{rmsnorm, silu_mul, add, rope};
+void to_f16(const float* x, uint16_t* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = fp32_to_fp16(x[i]);
+}
+
+constexpr OpsKernels kScalar{rmsnorm, silu_mul, add, rope, to_f16};
 
 }  // namespace
 

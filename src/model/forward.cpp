@@ -26,6 +26,7 @@ Forward::Forward(const Model& model, ThreadPool& pool, int64_t max_tokens, int64
   q_.resize(n * h.q_dim());
   k_.resize(n * h.kv_dim());
   v_.resize(n * h.kv_dim());
+  rope_cs_.resize(n * static_cast<size_t>(h.rope_dim));
   att_.resize(n * h.q_dim());
   ff_gate_.resize(n * h.n_ff);
   ff_up_.resize(n * h.n_ff);
@@ -62,11 +63,14 @@ void Forward::check_batch(std::span<const SequenceInput> seqs) {
 }
 
 void Forward::embed(std::span<const SequenceInput> seqs) {
-  const int64_t d = model_.hparams().n_embd;
+  const Hparams& h = model_.hparams();
+  const int64_t d = h.n_embd;
   int64_t i = 0;
   for (size_t s = 0; s < seqs.size(); ++s) {
     for (size_t j = 0; j < seqs[s].tokens.size(); ++j, ++i) {
       slots_[i] = {static_cast<int32_t>(s), seqs[s].cache->length() + static_cast<int64_t>(j)};
+      // The position's RoPE angles, shared by every layer.
+      rope_angles(h.rope_dim, slots_[i].pos, model_.rope_inv_freq().data(), rope_cs_.data() + i * h.rope_dim);
       dequantize_tensor_row(model_.tok_embd(), seqs[s].tokens[j], x_.data() + i * d);
     }
   }
@@ -116,9 +120,9 @@ void Forward::project_qkv(int64_t layer) {
       for (int64_t hd = 0; hd < h.n_head; ++hd) rmsnorm(q + hd * h.head_dim, f32(w.q_norm), q + hd * h.head_dim, h.head_dim, h.rms_eps);
       for (int64_t hd = 0; hd < h.n_head_kv; ++hd) rmsnorm(k + hd * h.head_dim, f32(w.k_norm), k + hd * h.head_dim, h.head_dim, h.rms_eps);
     }
-    const int64_t pos = slots_[t].pos;
-    rope(q, h.n_head, h.head_dim, h.rope_dim, pos, model_.rope_inv_freq().data(), model_.rope_style());
-    rope(k, h.n_head_kv, h.head_dim, h.rope_dim, pos, model_.rope_inv_freq().data(), model_.rope_style());
+    const float* cs = rope_cs_.data() + t * h.rope_dim;
+    rope_rotate(q, h.n_head, h.head_dim, h.rope_dim, cs, model_.rope_style());
+    rope_rotate(k, h.n_head_kv, h.head_dim, h.rope_dim, cs, model_.rope_style());
   }
 }
 

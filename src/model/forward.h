@@ -68,6 +68,7 @@ class Forward {
   std::vector<AttentionQuery> att_queries_;
   LoraBatch lora_;
   std::vector<float> x_, xn_, q_, k_, v_, att_, ff_gate_, ff_up_, logits_, out_rows_;
+  std::vector<float> rope_cs_;  // [T, rope_dim]: each token's RoPE cosines then sines
 };
 
 }  // namespace trellis

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/fp16.h"
+#include "kernels/ops.h"
 
 namespace trellis {
 
@@ -34,8 +35,7 @@ void KVCache::put(size_t off, const float* src) {
   if (type_ == DType::F32) {
     std::memcpy(reinterpret_cast<float*>(storage_.get()) + off, src, static_cast<size_t>(kv_dim_) * sizeof(float));
   } else {
-    uint16_t* dst = storage_.get() + off;
-    for (int64_t i = 0; i < kv_dim_; ++i) dst[i] = fp32_to_fp16(src[i]);
+    to_f16(src, storage_.get() + off, kv_dim_);
   }
 }
 
