@@ -147,7 +147,7 @@ void check_type(DType type, ThreadPool& pool) {
     for (int64_t rows : {1, 3, 6, 17, 33, 130}) {
       if (rows == 130 && cols < 4000) continue;
       const Weights w = make_weights(rng, type, rows, cols);
-      for (int64_t T : {1, 2, 5, 17, 64}) {
+      for (int64_t T : {1, 2, 5, 7, 17, 64}) {
         const std::vector<float> x = random_values(rng, T * cols);
         const Bounds bd = bounds(w, x, rows, cols, T, quantized);
         std::vector<float> ref(static_cast<size_t>(rows * T)), base(ref.size()), y(ref.size());

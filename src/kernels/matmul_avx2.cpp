@@ -548,45 +548,102 @@ void pack_w_wide(const void* w, int64_t n, uint8_t* block, int row) {
   }
 }
 
+// One token's step of the wide kernel: its two activation codes broadcast, times both halves'
+// 8 rows × 2 codes, added to the integer sums. In asm so that each broadcast is made where it
+// is used: GCC hoisted all N broadcasts of a step (and the next step's) and spilled a sum.
+[[gnu::always_inline]] inline void wide_step(const uint8_t* a2, __m256i w0, __m256i w1, __m256i& s0, __m256i& s1) {
+  __m256i a, p;
+  asm("vpbroadcastd %[a2], %[a]\n\t"
+      "vpmaddwd %[w0], %[a], %[p]\n\t"
+      "vpaddd %[p], %[s0], %[s0]\n\t"
+      "vpmaddwd %[w1], %[a], %[a]\n\t"
+      "vpaddd %[a], %[s1], %[s1]"
+      : [s0] "+x"(s0), [s1] "+x"(s1), [a] "=&x"(a), [p] "=&x"(p)
+      : [a2] "m"(*reinterpret_cast<const int32_t*>(a2)), [w0] "x"(w0), [w1] "x"(w1));
+}
+
+// A block's 16 steps for N tokens: the integer sums of 16 rows × N tokens. N = 4 is the
+// kernel's width (8 sums + 4 scratch registers); fewer tokens (a run's leftover) step in C++.
+template <int N>
+[[gnu::always_inline]] inline void wide_block(const uint8_t* blk, const uint8_t* const (&ab)[N], __m256i (&isum)[N][2]) {
+  if constexpr (N == 4) {
+    // The whole block in one asm statement (.rept: the 16 steps): with the sums as C++
+    // variables, GCC copied them between registers and spilled some on every step.
+    __m256i s00 = _mm256_setzero_si256(), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00, s30 = s00, s31 = s00;
+    asm(".set trellis_wide_v, 0\n\t"
+        ".rept 16\n\t"
+        "vmovdqu trellis_wide_v*32(%[w]), %%ymm12\n\t"
+        "vmovdqu %c[half]+trellis_wide_v*32(%[w]), %%ymm13\n\t"
+        "vpbroadcastd trellis_wide_v*4(%[a0]), %%ymm14\n\t"
+        "vpmaddwd %%ymm12, %%ymm14, %%ymm15\n\t"
+        "vpaddd %%ymm15, %[s00], %[s00]\n\t"
+        "vpmaddwd %%ymm13, %%ymm14, %%ymm14\n\t"
+        "vpaddd %%ymm14, %[s01], %[s01]\n\t"
+        "vpbroadcastd trellis_wide_v*4(%[a1]), %%ymm14\n\t"
+        "vpmaddwd %%ymm12, %%ymm14, %%ymm15\n\t"
+        "vpaddd %%ymm15, %[s10], %[s10]\n\t"
+        "vpmaddwd %%ymm13, %%ymm14, %%ymm14\n\t"
+        "vpaddd %%ymm14, %[s11], %[s11]\n\t"
+        "vpbroadcastd trellis_wide_v*4(%[a2]), %%ymm14\n\t"
+        "vpmaddwd %%ymm12, %%ymm14, %%ymm15\n\t"
+        "vpaddd %%ymm15, %[s20], %[s20]\n\t"
+        "vpmaddwd %%ymm13, %%ymm14, %%ymm14\n\t"
+        "vpaddd %%ymm14, %[s21], %[s21]\n\t"
+        "vpbroadcastd trellis_wide_v*4(%[a3]), %%ymm14\n\t"
+        "vpmaddwd %%ymm12, %%ymm14, %%ymm15\n\t"
+        "vpaddd %%ymm15, %[s30], %[s30]\n\t"
+        "vpmaddwd %%ymm13, %%ymm14, %%ymm14\n\t"
+        "vpaddd %%ymm14, %[s31], %[s31]\n\t"
+        ".set trellis_wide_v, trellis_wide_v+1\n\t"
+        ".endr"
+        : [s00] "+x"(s00), [s01] "+x"(s01), [s10] "+x"(s10), [s11] "+x"(s11), [s20] "+x"(s20), [s21] "+x"(s21),
+          [s30] "+x"(s30), [s31] "+x"(s31)
+        : [w] "r"(blk), [a0] "r"(ab[0]), [a1] "r"(ab[1]), [a2] "r"(ab[2]), [a3] "r"(ab[3]), [half] "i"(kWideHalfBytes),
+          "m"(*reinterpret_cast<const uint8_t(*)[2 * kWideHalfBytes]>(blk)), "m"(*reinterpret_cast<const uint8_t(*)[64]>(ab[0])),
+          "m"(*reinterpret_cast<const uint8_t(*)[64]>(ab[1])), "m"(*reinterpret_cast<const uint8_t(*)[64]>(ab[2])),
+          "m"(*reinterpret_cast<const uint8_t(*)[64]>(ab[3]))
+        : "xmm12", "xmm13", "xmm14", "xmm15");
+    isum[0][0] = s00, isum[0][1] = s01, isum[1][0] = s10, isum[1][1] = s11;
+    isum[2][0] = s20, isum[2][1] = s21, isum[3][0] = s30, isum[3][1] = s31;
+  } else {
+#pragma GCC unroll 8
+    for (int t = 0; t < N; ++t) isum[t][0] = isum[t][1] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+    for (int v = 0; v < 16; ++v) {
+      const __m256i w0 = load256(blk + 32 * v), w1 = load256(blk + kWideHalfBytes + 32 * v);
+#pragma GCC unroll 8
+      for (int t = 0; t < N; ++t) wide_step(ab[t] + 4 * v, w0, w1, isum[t][0], isum[t][1]);
+    }
+  }
+}
+
 template <int N>
 struct WideMicro {
   static void run(const uint8_t* w, int64_t b0, int64_t b1, const uint8_t* acts, size_t as, int64_t n, float* y,
                   int64_t ldy, int64_t nr, bool add) {
-    __m256 acc[N][2];
-#pragma GCC unroll 8
-    for (int t = 0; t < N; ++t) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+    // The float sums stay in L1, touched once per block: the 2N integer sums, two weight
+    // vectors and a broadcast take the registers (N = 4: 11 of 16; with the float sums in
+    // registers too GCC spilled inside the step loop).
+    alignas(32) float acc[N][16] = {};
     for (int64_t b = b0; b < b1; ++b) {
       const uint8_t* blk = w + static_cast<size_t>(b) * 2 * kWideHalfBytes;
       const uint8_t* ab[N];
 #pragma GCC unroll 8
       for (int t = 0; t < N; ++t) ab[t] = acts + t * as + 64 * b;
       __m256i isum[N][2];
-#pragma GCC unroll 8
-      for (int t = 0; t < N; ++t) isum[t][0] = isum[t][1] = _mm256_setzero_si256();
-      // Rolled (unroll 4): fully unrolled, GCC re-associates the sums and spills.
-#pragma GCC unroll 4
-      for (int v = 0; v < 16; ++v) {
-        const __m256i w0 = load256(blk + 32 * v), w1 = load256(blk + kWideHalfBytes + 32 * v);
-#pragma GCC unroll 8
-        for (int t = 0; t < N; ++t) {
-          int32_t a2;
-          std::memcpy(&a2, ab[t] + 4 * v, 4);
-          const __m256i a = _mm256_set1_epi32(a2);
-          isum[t][0] = _mm256_add_epi32(_mm256_madd_epi16(w0, a), isum[t][0]);
-          isum[t][1] = _mm256_add_epi32(_mm256_madd_epi16(w1, a), isum[t][1]);
-        }
-      }
+      wide_block<N>(blk, ab, isum);
       const __m256 sc0 = _mm256_loadu_ps(reinterpret_cast<const float*>(blk + 512));
       const __m256 sc1 = _mm256_loadu_ps(reinterpret_cast<const float*>(blk + kWideHalfBytes + 512));
 #pragma GCC unroll 8
       for (int t = 0; t < N; ++t) {
         const __m256 da = _mm256_set1_ps(reinterpret_cast<const float*>(acts + t * as + 2 * n)[b]);
-        acc[t][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t][0]), _mm256_mul_ps(sc0, da), acc[t][0]);
-        acc[t][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t][1]), _mm256_mul_ps(sc1, da), acc[t][1]);
+        _mm256_store_ps(acc[t], _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t][0]), _mm256_mul_ps(sc0, da), _mm256_load_ps(acc[t])));
+        _mm256_store_ps(acc[t] + 8,
+                        _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t][1]), _mm256_mul_ps(sc1, da), _mm256_load_ps(acc[t] + 8)));
       }
     }
 #pragma GCC unroll 8
-    for (int t = 0; t < N; ++t) store_rows(acc[t][0], acc[t][1], nr, add, y + t * ldy);
+    for (int t = 0; t < N; ++t) store_rows(_mm256_load_ps(acc[t]), _mm256_load_ps(acc[t] + 8), nr, add, y + t * ldy);
   }
 };
 
@@ -650,8 +707,8 @@ constexpr IsaKernels make_table() {
   k.gemm[static_cast<int>(WSlot::F32)] = float_gemm<pack_w_float<load8_f32>>();
   k.gemm[static_cast<int>(WSlot::F16)] = float_gemm<pack_w_float<load8_f16>>();
   k.gemm[static_cast<int>(WSlot::BF16)] = float_gemm<pack_w_float<load8_bf16>>();
-  k.gemm[static_cast<int>(WSlot::Q8_0)] = wide_gemm<FmtQ8_0, 3>();
-  k.gemm[static_cast<int>(WSlot::IQ4_NL)] = wide_gemm<FmtIQ4_NL, 3>();
+  k.gemm[static_cast<int>(WSlot::Q8_0)] = wide_gemm<FmtQ8_0, 4>();
+  k.gemm[static_cast<int>(WSlot::IQ4_NL)] = wide_gemm<FmtIQ4_NL, 4>();
   k.gemm[static_cast<int>(WSlot::Q4_0)] = int_gemm<IntQ4, 3, pack_w_legacy<FmtQ4_0>>();
   k.gemm[static_cast<int>(WSlot::Q4_1)] = int_gemm<IntQ4, 3, pack_w_legacy<FmtQ4_1>>();
   k.gemm[static_cast<int>(WSlot::Q4_K)] = int_gemm<IntQ4, 3, pack_w_kx<BlockQ4_K, false>>();
