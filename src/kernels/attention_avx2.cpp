@@ -163,6 +163,16 @@ struct RowPrefetch {
   const char* base = nullptr;
   int64_t stride_bytes = 0, lines = 0, n = 0;
 };
+// The rows of this head from position `first` up to the job's prefetch_end; `rows` is the
+// head's slice of position 0 (j.k or j.v).
+RowPrefetch rows_from(const AttnJob& j, const void* rows, int64_t esize, int64_t first) {
+  RowPrefetch pf;
+  pf.base = static_cast<const char*>(rows) + first * j.stride * esize;
+  pf.stride_bytes = j.stride * esize;
+  pf.lines = (j.head_dim * esize + 63) / 64;
+  pf.n = j.prefetch_end - first;
+  return pf;
+}
 
 // Lane i of the result = sum of the lanes of v[i], for 4 vectors.
 [[gnu::always_inline]] inline __m128 reduce4(const __m256 v[4]) {
@@ -263,7 +273,6 @@ void convert_keys(const uint16_t* k, int64_t ks, int64_t nb, int64_t hd, float* 
     }
   }
 }
-
 
 // Online-softmax update of one row (scores s[0..nb)): s becomes e^(s − m_new), m and l
 // follow, and corr = e^(m_old − m_new) is what acc must be scaled by.
@@ -435,10 +444,7 @@ void row_block(const AttnJob& j, int64_t esize, const float* kb, int64_t ks, int
     // steps; the one-row kernel gets its share at once.
     RowPrefetch kpf;
     if (r0 == 0 && rows2 != nullptr) {
-      kpf.base = static_cast<const char*>(j.k) + ahead * j.stride * esize;
-      kpf.stride_bytes = j.stride * esize;
-      kpf.lines = (j.head_dim * esize + 63) / 64;
-      kpf.n = j.prefetch_end - ahead;
+      kpf = rows_from(j, j.k, esize, ahead);
     } else if (rows2 == nullptr) {
       prefetch_positions(j, esize, ahead + r0 * nb / j.n_rows, ahead + (r0 + g) * nb / j.n_rows, false);
     }
@@ -480,11 +486,7 @@ void partial(const AttnJob& j) {
       ks = j.stride;
     }
     const void* vb = static_cast<const char*>(j.v) + b0 * j.stride * esize;
-    RowPrefetch pf;
-    pf.base = static_cast<const char*>(vb) + kPrefetchAhead * j.stride * esize;
-    pf.stride_bytes = j.stride * esize;
-    pf.lines = (hd * esize + 63) / 64;
-    pf.n = j.prefetch_end - (b0 + kPrefetchAhead);
+    const RowPrefetch pf = rows_from(j, j.v, esize, b0 + kPrefetchAhead);
     row_block(j, esize, kb, ks, b0, nb, scores, corr);
     accumulate_rows<F16>(j.n_rows, scores, corr, vb, j.stride, nb, hd, j.acc, pf);
   }

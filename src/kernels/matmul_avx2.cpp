@@ -64,15 +64,19 @@ void quantize_acts_avx2(const float* x, int64_t n, int8_t* qs, float* d, float* 
 
 __m256i bcast16(const int8_t* p) { return _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
 
+// A group's four row results (lane r = row r) to y[0, n_rows). A masked store: a copy loop of
+// n_rows floats became a memcpy call per group (~1% of decode).
+void store_group_rows(__m128 r0123, int n_rows, float* y) {
+  if (n_rows == 4) _mm_storeu_ps(y, r0123);
+  else _mm_maskstore_ps(y, _mm_cmpgt_epi32(_mm_set1_epi32(n_rows), _mm_setr_epi32(0, 1, 2, 3)), r0123);
+}
+
 // Two row pairs' sums of four partial sums per row (lane r of pair p = row 2p + r) to y.
 void store_pair_sums(__m256 v01, __m256 v23, int n_rows, float* y) {
   const __m256 h = _mm256_hadd_ps(v01, v23);  // lane 0: r0 r0 r2 r2, lane 1: r1 r1 r3 r3
   const __m256 t = _mm256_hadd_ps(h, h);      // lane 0: r0 r2 .., lane 1: r1 r3 ..
   const __m128 lo = _mm256_castps256_ps128(t), hi = _mm256_extractf128_ps(t, 1);
-  const __m128 r0123 = _mm_unpacklo_ps(lo, hi);
-  // A masked store: a copy loop of n_rows floats became a memcpy call per group (~1% of decode).
-  if (n_rows == 4) _mm_storeu_ps(y, r0123);
-  else _mm_maskstore_ps(y, _mm_cmpgt_epi32(_mm_set1_epi32(n_rows), _mm_setr_epi32(0, 1, 2, 3)), r0123);
+  store_group_rows(_mm_unpacklo_ps(lo, hi), n_rows, y);
 }
 
 // The 5th bits of one half (h) of a block of rows 2p, 2p+1 as 0x10 bytes. `masks` holds the
@@ -268,9 +272,7 @@ template <__m256 (*Load)(const void*, int64_t), size_t kElemBytes>
   const __m256 v0 = _mm256_add_ps(acc[0][0], acc[0][1]), v1 = _mm256_add_ps(acc[1][0], acc[1][1]);
   const __m256 v2 = _mm256_add_ps(acc[2][0], acc[2][1]), v3 = _mm256_add_ps(acc[3][0], acc[3][1]);
   const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(v0, v1), _mm256_hadd_ps(v2, v3));  // per half: r0 r1 r2 r3
-  const __m128 sums = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-  if (n_rows == 4) _mm_storeu_ps(y, sums);
-  else _mm_maskstore_ps(y, _mm_cmpgt_epi32(_mm_set1_epi32(n_rows), _mm_setr_epi32(0, 1, 2, 3)), sums);
+  store_group_rows(_mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)), n_rows, y);
 }
 
 // The table's decode entry: a run of groups per call.
@@ -667,9 +669,8 @@ template <int N>
 struct WideMicro {
   static void run(const uint8_t* w, int64_t b0, int64_t b1, const uint8_t* acts, size_t as, int64_t n, float* y,
                   int64_t ldy, int64_t nr, bool add) {
-    // The float sums stay in L1, touched once per block: the 2N integer sums, two weight
-    // vectors and a broadcast take the registers (N = 4: 11 of 16; with the float sums in
-    // registers too GCC spilled inside the step loop).
+    // The float sums stay in L1, touched once per block: the registers go to the block's
+    // integer sums and the step's operands (N = 4: 8 sums + 4 scratch in wide_block).
     alignas(32) float acc[N][16] = {};
     for (int64_t b = b0; b < b1; ++b) {
       const uint8_t* blk = w + static_cast<size_t>(b) * 2 * kWideHalfBytes;
