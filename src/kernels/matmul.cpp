@@ -191,7 +191,7 @@ void matmul_vec_dot(const IsaKernels& k, std::span<VecDotJob> jobs, const float*
 
 constexpr int64_t kTileRows = kGemmTileRows;   // weight rows packed per work item
 constexpr size_t kActBlockBytes = 256 * 1024;  // packed activations revisited per row block (L2)
-constexpr int64_t kTokenMultiple = 6;          // token runs split evenly into the tiles' 2, 3 or 6 tokens
+constexpr int64_t kTokenMultiple = 12;         // token runs split evenly into the tiles' 2, 3, 4 or 6 tokens
 
 // One weight of a prefill pass: its rows are cut into blocks of kTileRows.
 struct GemmJob {
