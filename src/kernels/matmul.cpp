@@ -224,8 +224,13 @@ void matmul_gemm(std::span<GemmJob> jobs, const float* x, int64_t n_tokens, Thre
     const size_t wb = g.w_bytes(n);
     uint8_t* buf = tile_scratch().get(wb * static_cast<size_t>(kTileRows));
     if (nr < kTileRows) std::memset(buf, 0, wb * static_cast<size_t>(kTileRows));  // absent rows give 0
-    uint8_t* row = w.interleaved ? row_buffer(w.row_stride()) : nullptr;
-    for (int64_t i = 0; i < nr; ++i) g.pack_w_row(original_row(w, r0 + i, row), n, buf, static_cast<int>(i));
+    if (w.interleaved != nullptr && g.pack_w_interleaved != nullptr) {
+      const size_t gb = interleaved_group_bytes(w.type, n);
+      g.pack_w_interleaved(w.interleaved + static_cast<size_t>(r0 / kInterleaveRows) * gb, gb, nr, n, buf);
+    } else {
+      uint8_t* row = w.interleaved ? row_buffer(w.row_stride()) : nullptr;
+      for (int64_t i = 0; i < nr; ++i) g.pack_w_row(original_row(w, r0 + i, row), n, buf, static_cast<int>(i));
+    }
     for (int64_t t0 = 0; t0 < n_tokens; t0 += token_block) {
       const int64_t nt = std::min(token_block, n_tokens - t0);
       g.tile(buf, nr, acts + t0 * ab, nt, n, jobs[j].y + t0 * out + r0, out);

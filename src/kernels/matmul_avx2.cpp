@@ -441,6 +441,54 @@ void pack_w_legacy(const void* w, int64_t n, uint8_t* block, int row) {
   }
 }
 
+// Q4_0 rows straight from the interleaved copy (kernels/interleave.h): per block and half of
+// the tile, the two 4-row groups' 64 code bytes (row r: 16 bytes, byte j = codes j and j+16)
+// transposed so that dword v of every row shares a vector — steps v and v + 4 are then its
+// low and high nibbles — and the 8 scales gathered from the tiles' headers. About 50
+// instructions per half-block where reading each row back and packing it took ~300.
+void pack_q4_0_interleaved(const uint8_t* groups, size_t group_bytes, int64_t nr, int64_t n, uint8_t* block) {
+  constexpr size_t kTileHeader = 32, kArea = 64;  // per tile of 4 blocks: 16 F16 scales, then 4 × 64 code bytes
+  const int64_t n_groups = (nr + kInterleaveRows - 1) / kInterleaveRows;
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  const __m256i row_order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  for (int64_t b = 0; b < n / 32; ++b) {
+    const size_t tile = static_cast<size_t>(b / 4) * (kTileHeader + 4 * kArea);
+    const size_t area = tile + kTileHeader + static_cast<size_t>(b % 4) * kArea;
+    for (int64_t half = 0; half < 2 && 2 * half < n_groups; ++half) {
+      const uint8_t* ga = groups + static_cast<size_t>(2 * half) * group_bytes;
+      const uint8_t* gb = 2 * half + 1 < n_groups ? ga + group_bytes : nullptr;
+      const __m256i r01 = load256(ga + area), r23 = load256(ga + area + 32);
+      const __m256i r45 = gb ? load256(gb + area) : _mm256_setzero_si256();
+      const __m256i r67 = gb ? load256(gb + area + 32) : _mm256_setzero_si256();
+      // Per 128-bit lane: rows (0, 2 | 1, 3) and (4, 6 | 5, 7) interleaved by dword, then by
+      // qword: dword v of rows 0, 2, 4, 6 | 1, 3, 5, 7; the permute puts row i in lane i.
+      const __m256i lo_a = _mm256_unpacklo_epi32(r01, r23), hi_a = _mm256_unpackhi_epi32(r01, r23);
+      const __m256i lo_b = _mm256_unpacklo_epi32(r45, r67), hi_b = _mm256_unpackhi_epi32(r45, r67);
+      const __m256i d[4] = {_mm256_permutevar8x32_epi32(_mm256_unpacklo_epi64(lo_a, lo_b), row_order),
+                            _mm256_permutevar8x32_epi32(_mm256_unpackhi_epi64(lo_a, lo_b), row_order),
+                            _mm256_permutevar8x32_epi32(_mm256_unpacklo_epi64(hi_a, hi_b), row_order),
+                            _mm256_permutevar8x32_epi32(_mm256_unpackhi_epi64(hi_a, hi_b), row_order)};
+      uint8_t* out = block + static_cast<size_t>(b) * 2 * kHalfBytes<32> + static_cast<size_t>(half) * kHalfBytes<32>;
+      for (int v = 0; v < 4; ++v) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 32 * v), _mm256_and_si256(d[v], low4));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 32 * (v + 4)),
+                            _mm256_and_si256(_mm256_srli_epi16(d[v], 4), low4));
+      }
+      alignas(32) float scale[8] = {}, offset[8] = {};
+      for (int r = 0; r < 8; ++r) {
+        const uint8_t* g = r < 4 ? ga : gb;
+        if (g == nullptr) break;
+        uint16_t h;
+        std::memcpy(&h, g + tile + 2 * (4 * (r % 4) + b % 4), 2);
+        scale[r] = h2f(h);
+        offset[r] = FmtQ4_0::offset(BlockQ4_0{}, scale[r]);
+      }
+      std::memcpy(out + 8 * 32, scale, sizeof scale);
+      std::memcpy(out + 8 * 32 + 32, offset, sizeof offset);
+    }
+  }
+}
+
 template <class Block, bool kFive>
 void pack_w_kx(const void* w, int64_t n, uint8_t* block, int row) {
   const Block* blocks = static_cast<const Block*>(w);
@@ -851,6 +899,7 @@ constexpr GemmKernels int_gemm() {
   g.pack_w_row = PackW;
   if constexpr (F::kFold8) g.tile = fold8_tile;
   else g.tile = int_tile<F, N>;
+  if constexpr (PackW == pack_w_legacy<FmtQ4_0>) g.pack_w_interleaved = pack_q4_0_interleaved;
   return g;
 }
 
