@@ -7,6 +7,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <type_traits>
 
 #include "core/quant_blocks.h"
 #include "kernels/interleave.h"
@@ -765,6 +766,58 @@ void pack_w_wide(const void* w, int64_t n, uint8_t* block, int row) {
   }
 }
 
+// Q8_0 rows straight from the interleaved copy (kernels/interleave.h): per block and half of
+// the tile, the two 4-row groups' codes (row r: bytes 16r.. = codes 0-15, 64 + 16r.. = codes
+// 16-31, biased by 128) as 8 rows × 8 code pairs, transposed so that pair v of every row
+// shares a vector, unbiased and widened to the 16-bit pairs of step v; the 8 scales from the
+// tiles' headers.
+void pack_q8_0_interleaved(const uint8_t* groups, size_t group_bytes, int64_t nr, int64_t n, uint8_t* block) {
+  constexpr size_t kTileHeader = 32, kArea = 128;  // per tile of 4 blocks: 16 F16 scales, then 4 × 128 code bytes
+  const int64_t n_groups = (nr + kInterleaveRows - 1) / kInterleaveRows;
+  const __m128i bias = _mm_set1_epi8(-128);
+  for (int64_t b = 0; b < n / 32; ++b) {
+    const size_t tile = static_cast<size_t>(b / 4) * (kTileHeader + 4 * kArea);
+    const size_t area = tile + kTileHeader + static_cast<size_t>(b % 4) * kArea;
+    for (int64_t half = 0; half < 2 && 2 * half < n_groups; ++half) {
+      const uint8_t* ga = groups + static_cast<size_t>(2 * half) * group_bytes;
+      const uint8_t* gb = 2 * half + 1 < n_groups ? ga + group_bytes : nullptr;
+      uint8_t* out = block + static_cast<size_t>(b) * 2 * kWideHalfBytes + static_cast<size_t>(half) * kWideHalfBytes;
+      for (int part = 0; part < 2; ++part) {  // codes 0-15 (steps 0-7), then 16-31 (steps 8-15)
+        __m128i r[8];
+        for (int i = 0; i < 8; ++i) {
+          const uint8_t* g = i < 4 ? ga : gb;
+          r[i] = g ? _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g + area + 64 * part + 16 * (i % 4))), bias)
+                   : _mm_setzero_si128();
+        }
+        // 8 × 8 transpose of 16-bit pairs: t[v] = pair v of rows 0..7.
+        const __m128i a0 = _mm_unpacklo_epi16(r[0], r[1]), a1 = _mm_unpackhi_epi16(r[0], r[1]);
+        const __m128i a2 = _mm_unpacklo_epi16(r[2], r[3]), a3 = _mm_unpackhi_epi16(r[2], r[3]);
+        const __m128i a4 = _mm_unpacklo_epi16(r[4], r[5]), a5 = _mm_unpackhi_epi16(r[4], r[5]);
+        const __m128i a6 = _mm_unpacklo_epi16(r[6], r[7]), a7 = _mm_unpackhi_epi16(r[6], r[7]);
+        const __m128i b0 = _mm_unpacklo_epi32(a0, a2), b1 = _mm_unpackhi_epi32(a0, a2);
+        const __m128i b2 = _mm_unpacklo_epi32(a1, a3), b3 = _mm_unpackhi_epi32(a1, a3);
+        const __m128i b4 = _mm_unpacklo_epi32(a4, a6), b5 = _mm_unpackhi_epi32(a4, a6);
+        const __m128i b6 = _mm_unpacklo_epi32(a5, a7), b7 = _mm_unpackhi_epi32(a5, a7);
+        const __m128i t[8] = {_mm_unpacklo_epi64(b0, b4), _mm_unpackhi_epi64(b0, b4), _mm_unpacklo_epi64(b1, b5),
+                              _mm_unpackhi_epi64(b1, b5), _mm_unpacklo_epi64(b2, b6), _mm_unpackhi_epi64(b2, b6),
+                              _mm_unpacklo_epi64(b3, b7), _mm_unpackhi_epi64(b3, b7)};
+        for (int v = 0; v < 8; ++v) {
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 32 * (8 * part + v)), _mm256_cvtepi8_epi16(t[v]));
+        }
+      }
+      alignas(32) float scale[8] = {};
+      for (int i = 0; i < 8; ++i) {
+        const uint8_t* g = i < 4 ? ga : gb;
+        if (g == nullptr) break;
+        uint16_t h;
+        std::memcpy(&h, g + tile + 2 * (4 * (i % 4) + b % 4), 2);
+        scale[i] = h2f(h);
+      }
+      std::memcpy(out + 512, scale, sizeof scale);
+    }
+  }
+}
+
 // One token's step of the wide kernel: its two activation codes broadcast, times both halves'
 // 8 rows × 2 codes, added to the integer sums. In asm so that each broadcast is made where it
 // is used: GCC hoisted all N broadcasts of a step (and the next step's) and spilled a sum.
@@ -876,6 +929,7 @@ constexpr GemmKernels wide_gemm() {
   g.w_bytes = wide_w_bytes;
   g.pack_w_row = pack_w_wide<Fmt>;
   g.tile = wide_tile<N>;
+  if constexpr (std::is_same_v<Fmt, FmtQ8_0>) g.pack_w_interleaved = pack_q8_0_interleaved;
   return g;
 }
 
