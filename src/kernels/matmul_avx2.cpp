@@ -343,6 +343,45 @@ void pack_w_float(const void* w, int64_t n, uint8_t* block, int row) {
   for (; i < pad8(n); ++i) o[16 * i] = 0.f;
 }
 
+// Float rows straight from the interleaved copy (kernels/interleave.h: per 64 elements, the
+// 64 of each of the group's 4 rows in turn): per 8 elements and 8 rows (two groups), an 8 × 8
+// transpose, so each vector is one element of the 8 rows — the block's layout. Reading the
+// rows back first copied every 64-element piece on its own (a memcpy call each) and then
+// stored the block one float at a time.
+template <__m256 (*Load)(const void*, int64_t), size_t kElemBytes>
+void pack_float_interleaved(const uint8_t* groups, size_t group_bytes, int64_t nr, int64_t n, uint8_t* block) {
+  const int64_t n_groups = (nr + kInterleaveRows - 1) / kInterleaveRows;
+  float* o = reinterpret_cast<float*>(block);
+  for (int64_t half = 0; half < 2 && 2 * half < n_groups; ++half) {
+    const uint8_t* ga = groups + static_cast<size_t>(2 * half) * group_bytes;
+    const uint8_t* gb = 2 * half + 1 < n_groups ? ga + group_bytes : nullptr;
+    for (int64_t p = 0; p < n / kFloatBlockElems; ++p) {
+      const size_t piece = static_cast<size_t>(p) * kInterleaveRows * kFloatBlockElems * kElemBytes;
+      for (int64_t c = 0; c < kFloatBlockElems; c += 8) {
+        __m256 r[8];
+        for (int i = 0; i < 8; ++i) {
+          const uint8_t* g = i < 4 ? ga : gb;
+          r[i] = g ? Load(g + piece + static_cast<size_t>(i % 4) * kFloatBlockElems * kElemBytes, c) : _mm256_setzero_ps();
+        }
+        const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+        const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+        const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+        const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+        const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+        const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+        const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+        const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+        const __m256 col[8] = {_mm256_permute2f128_ps(u0, u4, 0x20), _mm256_permute2f128_ps(u1, u5, 0x20),
+                               _mm256_permute2f128_ps(u2, u6, 0x20), _mm256_permute2f128_ps(u3, u7, 0x20),
+                               _mm256_permute2f128_ps(u0, u4, 0x31), _mm256_permute2f128_ps(u1, u5, 0x31),
+                               _mm256_permute2f128_ps(u2, u6, 0x31), _mm256_permute2f128_ps(u3, u7, 0x31)};
+        float* dst = o + 16 * (p * kFloatBlockElems + c) + 8 * half;
+        for (int k = 0; k < 8; ++k) _mm256_storeu_ps(dst + 16 * k, col[k]);
+      }
+    }
+  }
+}
+
 // 16 rows × N tokens over len elements: 2N accumulators, 2 + N loads per 2N FMAs.
 template <int N>
 struct FloatMicro {
@@ -933,13 +972,14 @@ constexpr GemmKernels wide_gemm() {
   return g;
 }
 
-template <void (*PackW)(const void*, int64_t, uint8_t*, int)>
+template <__m256 (*Load)(const void*, int64_t), size_t kElemBytes>
 constexpr GemmKernels float_gemm() {
   GemmKernels g;
   g.act_bytes = f32_bytes;
   g.pack_acts = pack_acts_f32;
   g.w_bytes = f32_bytes;
-  g.pack_w_row = PackW;
+  g.pack_w_row = pack_w_float<Load>;
+  g.pack_w_interleaved = pack_float_interleaved<Load, kElemBytes>;
   g.tile = float_tile;
   return g;
 }
@@ -979,9 +1019,9 @@ constexpr IsaKernels make_table() {
   k.vec_dot_x4_run[static_cast<int>(WSlot::F32)] = x4_run<dot_x4_float<load8_f32, 4>>;
   k.vec_dot_x4_run[static_cast<int>(WSlot::F16)] = x4_run<dot_x4_float<load8_f16, 2>>;
   k.vec_dot_x4_run[static_cast<int>(WSlot::BF16)] = x4_run<dot_x4_float<load8_bf16, 2>>;
-  k.gemm[static_cast<int>(WSlot::F32)] = float_gemm<pack_w_float<load8_f32>>();
-  k.gemm[static_cast<int>(WSlot::F16)] = float_gemm<pack_w_float<load8_f16>>();
-  k.gemm[static_cast<int>(WSlot::BF16)] = float_gemm<pack_w_float<load8_bf16>>();
+  k.gemm[static_cast<int>(WSlot::F32)] = float_gemm<load8_f32, 4>();
+  k.gemm[static_cast<int>(WSlot::F16)] = float_gemm<load8_f16, 2>();
+  k.gemm[static_cast<int>(WSlot::BF16)] = float_gemm<load8_bf16, 2>();
   k.gemm[static_cast<int>(WSlot::Q8_0)] = wide_gemm<FmtQ8_0, 4>();
   k.gemm[static_cast<int>(WSlot::IQ4_NL)] = wide_gemm<FmtIQ4_NL, 4>();
   k.gemm[static_cast<int>(WSlot::Q4_0)] = int_gemm<IntQ4Fold8, 4, pack_w_legacy<FmtQ4_0>>();
