@@ -560,7 +560,7 @@ void pack_w_q6_K(const void* w, int64_t n, uint8_t* block, int row) {
 // float FMA per block and token: the 16-bit sums start from −8·Σa (fold8_words), and each
 // lane's final value Σ (code − 8)·a over its 16 elements stays within ±16256 (the
 // intermediate sums never leave ±16256 either). Two FMAs and their loads fewer per block
-// and token (Fold8Micro below).
+// and token (Int4Micro below).
 template <int LB_, int K16_, bool kFold8_ = false>
 struct IntFmt {
   static constexpr int LB = LB_;
@@ -649,20 +649,23 @@ struct IntMicro {
   };
 };
 
-// Q4_0 (IntQ4Fold8), 4 tokens per call: a block's 8 steps in one asm statement, the 8
-// 16-bit sums (16 rows × 4 tokens, started from the fold words) in registers and the float
-// sums in L1, as WideMicro does for the 16-bit formats. IntMicro's 3 tokens in C++ kept
+// 4-bit codes (IntQ4, IntQ4Fold8), 4 tokens per call: a block's 8 steps in one asm
+// statement, the 8 16-bit sums (16 rows × 4 tokens; Q4_0's started from the fold words) in
+// registers and the float sums in L1, as WideMicro does for the 16-bit formats. IntMicro's 3 tokens in C++ kept
 // 6 float sums in registers beside 6 integer ones and GCC spilled 4 of them per block and
 // copied the integer sums between registers every 3 steps. Fewer tokens (a run's leftover)
 // use IntMicro. Isolated Q4_0 896×4864 / 4864×896, 512 tokens, 2 threads, 14 alternating
 // runs against IntMicro with 3 tokens and the offset FMA: median 215 -> 247 / 228 -> 276
 // GOPS (12 and 13 of 14 pairs faster).
+template <class F>
+struct Int4Micro {
 template <int N>
-struct Fold8Micro {
+struct K {
   static void run(const uint8_t* w, int64_t b0, int64_t b1, const uint8_t* acts, size_t as, int64_t n, float* y,
                   int64_t ldy, int64_t nr, bool add) {
+    static_assert(F::LB == 32 && F::K16 == 8, "one 16-bit batch of 8 steps per 32-element block");
     if constexpr (N < 4) {
-      IntMicro<IntQ4Fold8>::K<N>::run(w, b0, b1, acts, as, n, y, ldy, nr, add);
+      IntMicro<F>::template K<N>::run(w, b0, b1, acts, as, n, y, ldy, nr, add);
     } else {
       constexpr size_t kHalf = kHalfBytes<32>;
       const __m256i ones = _mm256_set1_epi16(1);
@@ -676,8 +679,8 @@ struct Fold8Micro {
       alignas(32) float acc[4][16] = {};
       for (int64_t b = b0; b < b1; ++b) {
         const uint8_t* blk = w + static_cast<size_t>(b) * 2 * kHalf;
-        __m256i s00 = _mm256_set1_epi32(fold[0][b]), s01 = s00, s10 = _mm256_set1_epi32(fold[1][b]), s11 = s10;
-        __m256i s20 = _mm256_set1_epi32(fold[2][b]), s21 = s20, s30 = _mm256_set1_epi32(fold[3][b]), s31 = s30;
+        const auto start = [&](int t) { return F::kFold8 ? _mm256_set1_epi32(fold[t][b]) : _mm256_setzero_si256(); };
+        __m256i s00 = start(0), s01 = s00, s10 = start(1), s11 = s10, s20 = start(2), s21 = s20, s30 = start(3), s31 = s30;
         const int8_t* a0 = q[0].qs + 32 * b;
         const int8_t* a1 = q[1].qs + 32 * b;
         const int8_t* a2 = q[2].qs + 32 * b;
@@ -721,16 +724,24 @@ struct Fold8Micro {
 #pragma GCC unroll 4
         for (int t = 0; t < 4; ++t) {
           const __m256 da = _mm256_set1_ps(q[t].d[b]);
-          _mm256_store_ps(acc[t], _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(s[t][0], ones)),
-                                                  _mm256_mul_ps(sc0, da), _mm256_load_ps(acc[t])));
-          _mm256_store_ps(acc[t] + 8, _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(s[t][1], ones)),
-                                                      _mm256_mul_ps(sc1, da), _mm256_load_ps(acc[t] + 8)));
+          __m256 f0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(s[t][0], ones)), _mm256_mul_ps(sc0, da),
+                                      _mm256_load_ps(acc[t]));
+          __m256 f1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(s[t][1], ones)), _mm256_mul_ps(sc1, da),
+                                      _mm256_load_ps(acc[t] + 8));
+          if constexpr (!F::kFold8) {  // + offset · d_act·Σ act
+            const __m256 sa = _mm256_set1_ps(q[t].ds[b]);
+            f0 = _mm256_fmadd_ps(_mm256_loadu_ps(reinterpret_cast<const float*>(blk + 8 * 32 + 32)), sa, f0);
+            f1 = _mm256_fmadd_ps(_mm256_loadu_ps(reinterpret_cast<const float*>(blk + kHalf + 8 * 32 + 32)), sa, f1);
+          }
+          _mm256_store_ps(acc[t], f0);
+          _mm256_store_ps(acc[t] + 8, f1);
         }
       }
 #pragma GCC unroll 4
       for (int t = 0; t < 4; ++t) store_rows(_mm256_load_ps(acc[t]), _mm256_load_ps(acc[t] + 8), nr, add, y + t * ldy);
     }
   }
+};
 };
 
 // Bytes of the block per column slice: up to 160 KB (read from L2), so the rows of the 0.5B
@@ -759,8 +770,10 @@ void int_tile(const uint8_t* w, int64_t n_rows, const uint8_t* acts, int64_t n_t
                                                n_tok, n, y, ldy);
 }
 
-void fold8_tile(const uint8_t* w, int64_t n_rows, const uint8_t* acts, int64_t n_tok, int64_t n, float* y, int64_t ldy) {
-  blocks_by_slices<Fold8Micro, 4>(w, 2 * kHalfBytes<32>, n / 32, n_rows, acts, int_act_bytes(n), n_tok, n, y, ldy);
+template <class F>
+void int4_tile(const uint8_t* w, int64_t n_rows, const uint8_t* acts, int64_t n_tok, int64_t n, float* y, int64_t ldy) {
+  blocks_by_slices<Int4Micro<F>::template K, 4>(w, 2 * kHalfBytes<32>, n / 32, n_rows, acts, int_act_bytes(n), n_tok, n,
+                                                y, ldy);
 }
 
 // -- signed 8-bit codes (Q8_0, IQ4_NL): maddubs would need the sign trick (two more
@@ -991,7 +1004,7 @@ constexpr GemmKernels int_gemm() {
   g.pack_acts = pack_acts_int;
   g.w_bytes = int_w_bytes<F::LB>;
   g.pack_w_row = PackW;
-  if constexpr (F::kFold8) g.tile = fold8_tile;
+  if constexpr (F::LB == 32 && F::K16 == 8) g.tile = int4_tile<F>;  // 4-bit codes: 4 tokens in asm
   else g.tile = int_tile<F, N>;
   if constexpr (PackW == pack_w_legacy<FmtQ4_0>) g.pack_w_interleaved = pack_q4_0_interleaved;
   return g;
@@ -1025,8 +1038,8 @@ constexpr IsaKernels make_table() {
   k.gemm[static_cast<int>(WSlot::Q8_0)] = wide_gemm<FmtQ8_0, 4>();
   k.gemm[static_cast<int>(WSlot::IQ4_NL)] = wide_gemm<FmtIQ4_NL, 4>();
   k.gemm[static_cast<int>(WSlot::Q4_0)] = int_gemm<IntQ4Fold8, 4, pack_w_legacy<FmtQ4_0>>();
-  k.gemm[static_cast<int>(WSlot::Q4_1)] = int_gemm<IntQ4, 3, pack_w_legacy<FmtQ4_1>>();
-  k.gemm[static_cast<int>(WSlot::Q4_K)] = int_gemm<IntQ4, 3, pack_w_kx<BlockQ4_K, false>>();
+  k.gemm[static_cast<int>(WSlot::Q4_1)] = int_gemm<IntQ4, 4, pack_w_legacy<FmtQ4_1>>();
+  k.gemm[static_cast<int>(WSlot::Q4_K)] = int_gemm<IntQ4, 4, pack_w_kx<BlockQ4_K, false>>();
   k.gemm[static_cast<int>(WSlot::Q5_0)] = int_gemm<IntQ5, 2, pack_w_legacy<FmtQ5_0>>();
   k.gemm[static_cast<int>(WSlot::Q5_1)] = int_gemm<IntQ5, 2, pack_w_legacy<FmtQ5_1>>();
   k.gemm[static_cast<int>(WSlot::Q5_K)] = int_gemm<IntQ5, 2, pack_w_kx<BlockQ5_K, true>>();
