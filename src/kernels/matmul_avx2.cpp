@@ -997,7 +997,9 @@ constexpr GemmKernels float_gemm() {
   return g;
 }
 
-template <class F, int N, void (*PackW)(const void*, int64_t, uint8_t*, int)>
+using PackInterleavedFn = void (*)(const uint8_t*, size_t, int64_t, int64_t, uint8_t*);
+
+template <class F, int N, void (*PackW)(const void*, int64_t, uint8_t*, int), PackInterleavedFn PackI = nullptr>
 constexpr GemmKernels int_gemm() {
   GemmKernels g;
   g.act_bytes = int_act_bytes;
@@ -1006,7 +1008,7 @@ constexpr GemmKernels int_gemm() {
   g.pack_w_row = PackW;
   if constexpr (F::LB == 32 && F::K16 == 8) g.tile = int4_tile<F>;  // 4-bit codes: 4 tokens in asm
   else g.tile = int_tile<F, N>;
-  if constexpr (PackW == pack_w_legacy<FmtQ4_0>) g.pack_w_interleaved = pack_q4_0_interleaved;
+  g.pack_w_interleaved = PackI;
   return g;
 }
 
@@ -1037,7 +1039,7 @@ constexpr IsaKernels make_table() {
   k.gemm[static_cast<int>(WSlot::BF16)] = float_gemm<load8_bf16, 2>();
   k.gemm[static_cast<int>(WSlot::Q8_0)] = wide_gemm<FmtQ8_0, 4>();
   k.gemm[static_cast<int>(WSlot::IQ4_NL)] = wide_gemm<FmtIQ4_NL, 4>();
-  k.gemm[static_cast<int>(WSlot::Q4_0)] = int_gemm<IntQ4Fold8, 4, pack_w_legacy<FmtQ4_0>>();
+  k.gemm[static_cast<int>(WSlot::Q4_0)] = int_gemm<IntQ4Fold8, 4, pack_w_legacy<FmtQ4_0>, pack_q4_0_interleaved>();
   k.gemm[static_cast<int>(WSlot::Q4_1)] = int_gemm<IntQ4, 4, pack_w_legacy<FmtQ4_1>>();
   k.gemm[static_cast<int>(WSlot::Q4_K)] = int_gemm<IntQ4, 4, pack_w_kx<BlockQ4_K, false>>();
   k.gemm[static_cast<int>(WSlot::Q5_0)] = int_gemm<IntQ5, 2, pack_w_legacy<FmtQ5_0>>();
