@@ -229,53 +229,58 @@ TEST(MatmulMulti, SameAsSeparateCalls) {
   }
 }
 
-// Every ISA quantizes activations bit-identically (the comparisons above rely on it).
-
-// Q4_0 at the edges of the integer sums: rows whose codes are all 0 (w = −8·d) or all but one
-// 15 (w = +7·d), against activations of ±1 (all quantized to ±127), so every 16-bit partial
-// sum of the tile kernels reaches its largest magnitude (16·8·127 = 16256 where the AVX2
-// kernel folds the −8 offset into them). Everything is exact in the inputs: the result must
-// match the exact product to float rounding on every ISA and path.
-TEST(KernelQ4_0, ExtremeCodesAndActivationsStayExact) {
+// Q4_0 and Q5_0 at the edges of the integer sums: rows whose codes are all 0 (w = −m·d, m = 8
+// or 16) or all but one the largest (w = +(m − 1)·d), against activations of ±1 (all
+// quantized to ±127), so every 16-bit partial sum of the tile kernels reaches its largest
+// magnitude (16·m·127 where the AVX2 kernels fold the −m offset into them: 32512 for Q5_0).
+// Everything is exact in the inputs: the result must match the exact product to float
+// rounding on every ISA and path.
+TEST(KernelLegacyQuants, ExtremeCodesAndActivationsStayExact) {
   ThreadPool pool(2);
   const int64_t cols = 96, T = 7;
-  std::vector<float> src(static_cast<size_t>(4 * cols));
-  for (int64_t i = 0; i < cols; ++i) {
-    src[i] = 1.f;                                    // codes 0
-    src[cols + i] = -1.f;                            // codes 0, negative scale
-    src[2 * cols + i] = i % 32 == 0 ? 1.f : -0.875f;  // one code 0, the rest 15
-    src[3 * cols + i] = i % 32 == 0 ? -1.f : 0.875f;
-  }
-  Weights w;
-  w.bytes.resize(row_bytes(DType::Q4_0, cols) * 4);
-  w.deq.resize(src.size());
-  for (int64_t r = 0; r < 4; ++r) {
-    quantize_row(DType::Q4_0, src.data() + r * cols, w.bytes.data() + r * row_bytes(DType::Q4_0, cols), cols);
-    dequantize_row(DType::Q4_0, w.bytes.data() + r * row_bytes(DType::Q4_0, cols), w.deq.data() + r * cols, cols);
-  }
-  for (float v : w.deq) ASSERT_EQ(std::fabs(v), std::fabs(v) > 0.9f ? 1.f : 0.875f);  // the codes intended
-  w.view.name = "w";
-  w.view.type = DType::Q4_0;
-  w.view.ne = {cols, 4, 1, 1};
-  w.view.n_dims = 2;
-  w.view.data = w.bytes.data();
-  w.view.nbytes = w.bytes.size();
-  std::vector<float> x(static_cast<size_t>(T * cols));
-  for (int64_t t = 0; t < T; ++t) {
-    for (int64_t i = 0; i < cols; ++i) x[t * cols + i] = t % 3 == 0 ? 1.f : t % 3 == 1 ? -1.f : (i % 2 ? 1.f : -1.f);
-  }
-  std::vector<float> ref(static_cast<size_t>(4 * T)), y(ref.size());
-  matmul_reference(w.view, x.data(), T, ref.data());
-  for (Isa isa : isas_here()) {
-    for (MatmulPath path : {MatmulPath::VecDot, MatmulPath::Gemm}) {
-      std::fill(y.begin(), y.end(), std::nanf(""));
-      matmul(w.view, x.data(), T, y.data(), pool, {isa, path});
-      for (size_t i = 0; i < ref.size(); ++i) {
-        ASSERT_NEAR(y[i], ref[i], 1e-5 * cols) << describe(DType::Q4_0, isa, path, 4, cols, T) << " output " << i;
+  for (const auto& [type, m] : {std::pair{DType::Q4_0, 8.f}, std::pair{DType::Q5_0, 16.f}}) {
+    const float top = (m - 1) / m;
+    std::vector<float> src(static_cast<size_t>(4 * cols));
+    for (int64_t i = 0; i < cols; ++i) {
+      src[i] = 1.f;                                 // codes 0
+      src[cols + i] = -1.f;                         // codes 0, negative scale
+      src[2 * cols + i] = i % 32 == 0 ? 1.f : -top;  // one code 0, the rest the largest
+      src[3 * cols + i] = i % 32 == 0 ? -1.f : top;
+    }
+    const size_t rb = row_bytes(type, cols);
+    Weights w;
+    w.bytes.resize(rb * 4);
+    w.deq.resize(src.size());
+    for (int64_t r = 0; r < 4; ++r) {
+      quantize_row(type, src.data() + r * cols, w.bytes.data() + r * rb, cols);
+      dequantize_row(type, w.bytes.data() + r * rb, w.deq.data() + r * cols, cols);
+    }
+    for (size_t i = 0; i < src.size(); ++i) ASSERT_EQ(w.deq[i], src[i]) << dtype_name(type) << " element " << i;  // the codes intended
+    w.view.name = "w";
+    w.view.type = type;
+    w.view.ne = {cols, 4, 1, 1};
+    w.view.n_dims = 2;
+    w.view.data = w.bytes.data();
+    w.view.nbytes = w.bytes.size();
+    std::vector<float> x(static_cast<size_t>(T * cols));
+    for (int64_t t = 0; t < T; ++t) {
+      for (int64_t i = 0; i < cols; ++i) x[t * cols + i] = t % 3 == 0 ? 1.f : t % 3 == 1 ? -1.f : (i % 2 ? 1.f : -1.f);
+    }
+    std::vector<float> ref(static_cast<size_t>(4 * T)), y(ref.size());
+    matmul_reference(w.view, x.data(), T, ref.data());
+    for (Isa isa : isas_here()) {
+      for (MatmulPath path : {MatmulPath::VecDot, MatmulPath::Gemm}) {
+        std::fill(y.begin(), y.end(), std::nanf(""));
+        matmul(w.view, x.data(), T, y.data(), pool, {isa, path});
+        for (size_t i = 0; i < ref.size(); ++i) {
+          ASSERT_NEAR(y[i], ref[i], 1e-5 * cols) << describe(type, isa, path, 4, cols, T) << " output " << i;
+        }
       }
     }
   }
 }
+
+// Every ISA quantizes activations bit-identically (the comparisons above rely on it).
 TEST(KernelQuantizeActs, BitIdenticalAcrossIsas) {
   std::mt19937_64 rng(test_seed() + 1);
   const int64_t n = 32 * 40;

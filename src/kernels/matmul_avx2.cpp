@@ -436,20 +436,26 @@ template <int LB>
 size_t int_w_bytes(int64_t n) { return static_cast<size_t>(n / LB) * (LB + 8); }  // per row of the block
 
 // The activations of one token: a QuantRow, then per 32-element block the int32 that
-// offset-folding formats (IntFmt::kFold8) start their 16-bit sums from.
-size_t int_act_bytes(int64_t n) { return quant_row_bytes(n) + static_cast<size_t>(n / 32) * 4; }
+// formats folding an offset of −8·scale (Q4_0) start their 16-bit sums from, then the same
+// for −16·scale (Q5_0): IntFmt::kFold.
+size_t int_act_bytes(int64_t n) { return quant_row_bytes(n) + static_cast<size_t>(n / 32) * 8; }
+template <int kFold>
+const int32_t* fold_words(const uint8_t* act, int64_t n) {
+  return reinterpret_cast<const int32_t*>(act + quant_row_bytes(n) + (kFold == 16 ? static_cast<size_t>(n / 32) * 4 : 0));
+}
 
-// Per block: the 16-bit lanes (low, high) = −8 · Σ_v (a[4v] + a[4v+1], a[4v+2] + a[4v+3]),
-// the elements that the even and the odd 16-bit lane of a row collect in IntMicro's steps.
-// |value| ≤ 8·16·127 = 16256.
-void fold8_words(const int8_t* qs, int64_t n, int32_t* out) {
+// Per block: the 16-bit lanes (low, high) = −m · Σ_v (a[4v] + a[4v+1], a[4v+2] + a[4v+3]),
+// the elements that the even and the odd 16-bit lane of a row collect in IntMicro's steps,
+// for m = 8 (out8) and 16 (out16). |value| ≤ 16·16·127 = 32512 (activations in ±127).
+void fold_words_of(const int8_t* qs, int64_t n, int32_t* out8, int32_t* out16) {
   const __m256i ones = _mm256_set1_epi8(1);
   for (int64_t b = 0; b < n / 32; ++b) {
     const __m256i pairs = _mm256_maddubs_epi16(ones, load256(qs + 32 * b));  // a[2m] + a[2m+1]
     __m128i s = _mm_add_epi16(_mm256_castsi256_si128(pairs), _mm256_extracti128_si256(pairs, 1));
     s = _mm_add_epi16(s, _mm_shuffle_epi32(s, 0x4E));
     s = _mm_add_epi16(s, _mm_shuffle_epi32(s, 0xB1));
-    out[b] = _mm_cvtsi128_si32(_mm_sub_epi16(_mm_setzero_si128(), _mm_slli_epi16(s, 3)));
+    out8[b] = _mm_cvtsi128_si32(_mm_sub_epi16(_mm_setzero_si128(), _mm_slli_epi16(s, 3)));
+    out16[b] = _mm_cvtsi128_si32(_mm_sub_epi16(_mm_setzero_si128(), _mm_slli_epi16(s, 4)));
   }
 }
 
@@ -457,7 +463,7 @@ void pack_acts_int(const float* x, int64_t n, uint8_t* dst) {
   const QuantRow q = quant_row_at(dst, n);
   quantize_acts_avx2(x, n, const_cast<int8_t*>(q.qs), const_cast<float*>(q.d), const_cast<float*>(q.ds),
                      const_cast<float*>(q.ds16));
-  fold8_words(q.qs, n, reinterpret_cast<int32_t*>(dst + quant_row_bytes(n)));
+  fold_words_of(q.qs, n, const_cast<int32_t*>(fold_words<8>(dst, n)), const_cast<int32_t*>(fold_words<16>(dst, n)));
 }
 
 // Block b's LB codes, scale and offset for row `row` of the block.
@@ -555,21 +561,23 @@ void pack_w_q6_K(const void* w, int64_t n, uint8_t* block, int row) {
 }
 
 // Per format of unsigned codes: LB (elements per scale) and K16, how many steps of maddubs
-// pairs fit in 16 bits before widening (max code · 127 · 2 · K16 < 32768). kFold8: the
-// offset is exactly −8·scale (Q4_0), so it is folded into the integer sums instead of a
-// float FMA per block and token: the 16-bit sums start from −8·Σa (fold8_words), and each
-// lane's final value Σ (code − 8)·a over its 16 elements stays within ±16256 (the
-// intermediate sums never leave ±16256 either). Two FMAs and their loads fewer per block
-// and token (Int4Micro below).
-template <int LB_, int K16_, bool kFold8_ = false>
+// pairs fit in 16 bits before widening (max code · 127 · 2 · K16 < 32768). kFold = m > 0:
+// the offset is exactly −m·scale (Q4_0: 8, Q5_0: 16), so it is folded into the integer sums
+// instead of a float FMA per block and token: the 16-bit sums start from −m·Σa (fold words),
+// and each lane's value after any step, Σ_seen (code − m)·a − m·Σ_unseen a over its 16
+// elements, stays within 16·m·127 (16256 for Q4_0, 32512 for Q5_0): so the block's 8 steps
+// add up in 16 bits for Q5_0 too, where without the fold 4 steps fit. Two FMAs and their
+// loads fewer per block and token (Int4Micro below).
+template <int LB_, int K16_, int kFold_ = 0>
 struct IntFmt {
   static constexpr int LB = LB_;
   static constexpr int K16 = K16_;
-  static constexpr bool kFold8 = kFold8_;
-  static_assert(!kFold8 || (LB == 32 && K16 == 8), "the fold needs one 16-bit batch per block");
+  static constexpr int kFold = kFold_;
+  static_assert(kFold == 0 || ((kFold == 8 || kFold == 16) && LB == 32 && K16 == 8), "one 16-bit batch per block");
 };
 using IntQ4 = IntFmt<32, 8>;  // codes ≤ 15: 8 steps = 30480
-using IntQ4Fold8 = IntFmt<32, 8, true>;
+using IntQ4Fold8 = IntFmt<32, 8, 8>;
+using IntQ5Fold16 = IntFmt<32, 8, 16>;  // codes ≤ 31 with the −16 offset folded in: 8 steps
 using IntQ5 = IntFmt<32, 4>;  // codes ≤ 31: 4 steps = 31496
 using IntQ6 = IntFmt<16, 2>;  // codes ≤ 63: 2 steps = 32004
 
@@ -589,7 +597,7 @@ struct IntMicro {
 #pragma GCC unroll 8
       for (int t = 0; t < N; ++t) {
         q[t] = quant_row_at(const_cast<uint8_t*>(acts) + t * as, n);
-        fold[t] = reinterpret_cast<const int32_t*>(acts + t * as + quant_row_bytes(n));
+        fold[t] = fold_words<F::kFold>(acts + t * as, n);
       }
       __m256 acc[N][2];
 #pragma GCC unroll 8
@@ -609,7 +617,7 @@ struct IntMicro {
           __m256i s16[N][2];
 #pragma GCC unroll 8
           for (int t = 0; t < N; ++t) {
-            s16[t][0] = s16[t][1] = F::kFold8 ? _mm256_set1_epi32(fold[t][b]) : _mm256_setzero_si256();
+            s16[t][0] = s16[t][1] = F::kFold != 0 ? _mm256_set1_epi32(fold[t][b]) : _mm256_setzero_si256();
           }
 #pragma GCC unroll 4
           for (int v = c; v < c + F::K16; ++v) {
@@ -636,7 +644,7 @@ struct IntMicro {
           const __m256 da = _mm256_set1_ps(q[t].d[b * F::LB / 32]);
           acc[t][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t][0]), _mm256_mul_ps(sc0, da), acc[t][0]);
           acc[t][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t][1]), _mm256_mul_ps(sc1, da), acc[t][1]);
-          if constexpr (F::kFold8) continue;
+          if constexpr (F::kFold != 0) continue;
           const __m256 sa = _mm256_set1_ps(F::LB == 32 ? q[t].ds[b] : q[t].ds16[b]);
           acc[t][0] = _mm256_fmadd_ps(_mm256_loadu_ps(reinterpret_cast<const float*>(blk + 8 * F::LB + 32)), sa, acc[t][0]);
           acc[t][1] = _mm256_fmadd_ps(_mm256_loadu_ps(reinterpret_cast<const float*>(blk + kHalf + 8 * F::LB + 32)), sa,
@@ -649,9 +657,11 @@ struct IntMicro {
   };
 };
 
-// 4-bit codes (IntQ4, IntQ4Fold8), 4 tokens per call: a block's 8 steps in one asm
-// statement, the 8 16-bit sums (16 rows × 4 tokens; Q4_0's started from the fold words) in
-// registers and the float sums in L1, as WideMicro does for the 16-bit formats. IntMicro's 3 tokens in C++ kept
+// Codes whose block adds up in 16 bits over its 8 steps (4-bit: IntQ4, IntQ4Fold8; Q5_0
+// with its offset folded: IntQ5Fold16), 4 tokens per call: a block's 8 steps in one asm
+// statement, the 8 16-bit sums (16 rows × 4 tokens; started from the fold words where the
+// offset is folded) in registers and the float sums in L1, as WideMicro does for the
+// 16-bit formats. IntMicro's 3 tokens in C++ kept
 // 6 float sums in registers beside 6 integer ones and GCC spilled 4 of them per block and
 // copied the integer sums between registers every 3 steps. Fewer tokens (a run's leftover)
 // use IntMicro. Isolated Q4_0 896×4864 / 4864×896, 512 tokens, 2 threads, 14 alternating
@@ -674,12 +684,12 @@ struct K {
 #pragma GCC unroll 4
       for (int t = 0; t < 4; ++t) {
         q[t] = quant_row_at(const_cast<uint8_t*>(acts) + t * as, n);
-        fold[t] = reinterpret_cast<const int32_t*>(acts + t * as + quant_row_bytes(n));
+        fold[t] = fold_words<F::kFold>(acts + t * as, n);
       }
       alignas(32) float acc[4][16] = {};
       for (int64_t b = b0; b < b1; ++b) {
         const uint8_t* blk = w + static_cast<size_t>(b) * 2 * kHalf;
-        const auto start = [&](int t) { return F::kFold8 ? _mm256_set1_epi32(fold[t][b]) : _mm256_setzero_si256(); };
+        const auto start = [&](int t) { return F::kFold != 0 ? _mm256_set1_epi32(fold[t][b]) : _mm256_setzero_si256(); };
         __m256i s00 = start(0), s01 = s00, s10 = start(1), s11 = s10, s20 = start(2), s21 = s20, s30 = start(3), s31 = s30;
         const int8_t* a0 = q[0].qs + 32 * b;
         const int8_t* a1 = q[1].qs + 32 * b;
@@ -728,7 +738,7 @@ struct K {
                                       _mm256_load_ps(acc[t]));
           __m256 f1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(s[t][1], ones)), _mm256_mul_ps(sc1, da),
                                       _mm256_load_ps(acc[t] + 8));
-          if constexpr (!F::kFold8) {  // + offset · d_act·Σ act
+          if constexpr (F::kFold == 0) {  // + offset · d_act·Σ act
             const __m256 sa = _mm256_set1_ps(q[t].ds[b]);
             f0 = _mm256_fmadd_ps(_mm256_loadu_ps(reinterpret_cast<const float*>(blk + 8 * 32 + 32)), sa, f0);
             f1 = _mm256_fmadd_ps(_mm256_loadu_ps(reinterpret_cast<const float*>(blk + kHalf + 8 * 32 + 32)), sa, f1);
@@ -1006,7 +1016,7 @@ constexpr GemmKernels int_gemm() {
   g.pack_acts = pack_acts_int;
   g.w_bytes = int_w_bytes<F::LB>;
   g.pack_w_row = PackW;
-  if constexpr (F::LB == 32 && F::K16 == 8) g.tile = int4_tile<F>;  // 4-bit codes: 4 tokens in asm
+  if constexpr (F::LB == 32 && F::K16 == 8) g.tile = int4_tile<F>;  // 8 steps in 16 bits: 4 tokens in asm
   else g.tile = int_tile<F, N>;
   g.pack_w_interleaved = PackI;
   return g;
@@ -1042,7 +1052,7 @@ constexpr IsaKernels make_table() {
   k.gemm[static_cast<int>(WSlot::Q4_0)] = int_gemm<IntQ4Fold8, 4, pack_w_legacy<FmtQ4_0>, pack_q4_0_interleaved>();
   k.gemm[static_cast<int>(WSlot::Q4_1)] = int_gemm<IntQ4, 4, pack_w_legacy<FmtQ4_1>>();
   k.gemm[static_cast<int>(WSlot::Q4_K)] = int_gemm<IntQ4, 4, pack_w_kx<BlockQ4_K, false>>();
-  k.gemm[static_cast<int>(WSlot::Q5_0)] = int_gemm<IntQ5, 2, pack_w_legacy<FmtQ5_0>>();
+  k.gemm[static_cast<int>(WSlot::Q5_0)] = int_gemm<IntQ5Fold16, 4, pack_w_legacy<FmtQ5_0>>();
   k.gemm[static_cast<int>(WSlot::Q5_1)] = int_gemm<IntQ5, 2, pack_w_legacy<FmtQ5_1>>();
   k.gemm[static_cast<int>(WSlot::Q5_K)] = int_gemm<IntQ5, 2, pack_w_kx<BlockQ5_K, true>>();
   k.gemm[static_cast<int>(WSlot::Q6_K)] = int_gemm<IntQ6, 2, pack_w_q6_K>();
