@@ -487,13 +487,27 @@ void pack_w_legacy(const void* w, int64_t n, uint8_t* block, int row) {
   }
 }
 
-// Q4_0 rows straight from the interleaved copy (kernels/interleave.h): per block and half of
-// the tile, the two 4-row groups' 64 code bytes (row r: 16 bytes, byte j = codes j and j+16)
-// transposed so that dword v of every row shares a vector — steps v and v + 4 are then its
-// low and high nibbles — and the 8 scales gathered from the tiles' headers. About 50
-// instructions per half-block where reading each row back and packing it took ~300.
-void pack_q4_0_interleaved(const uint8_t* groups, size_t group_bytes, int64_t nr, int64_t n, uint8_t* block) {
-  constexpr size_t kTileHeader = 32, kArea = 64;  // per tile of 4 blocks: 16 F16 scales, then 4 × 64 code bytes
+// Step v's 5th bits (elements 4v..4v+3, bits 4v..4v+3 of each row's word in `qh`, a row
+// per 32-bit lane) as 0x10 in the step's 4 bytes of each lane: byte v/2 of the word spread
+// over the lane's 4 bytes, then each byte tests its own bit.
+__m256i fifth_bits_of_step(__m256i qh, int v) {
+  const auto sel = [v](uint32_t i) { return static_cast<int>(0x01010101u * (4 * i + static_cast<uint32_t>(v) / 2)); };
+  const __m256i spread = _mm256_shuffle_epi8(qh, _mm256_setr_epi32(sel(0), sel(1), sel(2), sel(3), sel(0), sel(1), sel(2), sel(3)));
+  const __m256i bits = _mm256_set1_epi32(v % 2 ? static_cast<int>(0x80402010u) : 0x08040201);
+  return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bits), bits), _mm256_set1_epi8(0x10));
+}
+
+// Q4_0 / Q5_0 rows straight from the interleaved copy (kernels/interleave.h): per block and
+// half of the tile, the two 4-row groups' 64 code bytes (row r: 16 bytes, byte j = codes j
+// and j+16) transposed so that dword v of every row shares a vector — steps v and v + 4 are
+// then its low and high nibbles — (Q5_0: with the 5th bits from the rows' 16-bit masks) and
+// the 8 scales gathered from the tiles' headers. About 50 instructions per half-block where
+// reading each row back and packing it took ~300.
+template <bool kFive>
+void pack_q4q5_0_interleaved(const uint8_t* groups, size_t group_bytes, int64_t nr, int64_t n, uint8_t* block) {
+  // Per tile of 4 blocks: 16 F16 scales, then per block 4 × 16 code bytes (Q5_0: then the
+  // 4 rows' 16-bit masks of elements 0-15, then of elements 16-31).
+  constexpr size_t kTileHeader = 32, kArea = kFive ? 80 : 64;
   const int64_t n_groups = (nr + kInterleaveRows - 1) / kInterleaveRows;
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   const __m256i row_order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
@@ -515,10 +529,19 @@ void pack_q4_0_interleaved(const uint8_t* groups, size_t group_bytes, int64_t nr
                             _mm256_permutevar8x32_epi32(_mm256_unpacklo_epi64(hi_a, hi_b), row_order),
                             _mm256_permutevar8x32_epi32(_mm256_unpackhi_epi64(hi_a, hi_b), row_order)};
       uint8_t* out = block + static_cast<size_t>(b) * 2 * kHalfBytes<32> + static_cast<size_t>(half) * kHalfBytes<32>;
-      for (int v = 0; v < 4; ++v) {
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 32 * v), _mm256_and_si256(d[v], low4));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 32 * (v + 4)),
-                            _mm256_and_si256(_mm256_srli_epi16(d[v], 4), low4));
+      __m256i qh = _mm256_setzero_si256();
+      if constexpr (kFive) {
+        const auto masks = [&](size_t at) {  // the 8 rows' 16-bit masks at `at` in the area, widened
+          const __m128i rows03 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(ga + area + at));
+          const __m128i rows47 = gb ? _mm_loadl_epi64(reinterpret_cast<const __m128i*>(gb + area + at)) : _mm_setzero_si128();
+          return _mm256_cvtepu16_epi32(_mm_unpacklo_epi64(rows03, rows47));
+        };
+        qh = _mm256_or_si256(masks(64), _mm256_slli_epi32(masks(72), 16));
+      }
+      for (int v = 0; v < 8; ++v) {
+        __m256i c = _mm256_and_si256(v < 4 ? d[v] : _mm256_srli_epi16(d[v - 4], 4), low4);
+        if constexpr (kFive) c = _mm256_or_si256(c, fifth_bits_of_step(qh, v));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 32 * v), c);
       }
       alignas(32) float scale[8] = {}, offset[8] = {};
       for (int r = 0; r < 8; ++r) {
@@ -527,7 +550,7 @@ void pack_q4_0_interleaved(const uint8_t* groups, size_t group_bytes, int64_t nr
         uint16_t h;
         std::memcpy(&h, g + tile + 2 * (4 * (r % 4) + b % 4), 2);
         scale[r] = h2f(h);
-        offset[r] = FmtQ4_0::offset(BlockQ4_0{}, scale[r]);
+        offset[r] = kFive ? FmtQ5_0::offset(BlockQ5_0{}, scale[r]) : FmtQ4_0::offset(BlockQ4_0{}, scale[r]);
       }
       std::memcpy(out + 8 * 32, scale, sizeof scale);
       std::memcpy(out + 8 * 32 + 32, offset, sizeof offset);
@@ -661,97 +684,97 @@ struct IntMicro {
 // with its offset folded: IntQ5Fold16), 4 tokens per call: a block's 8 steps in one asm
 // statement, the 8 16-bit sums (16 rows × 4 tokens; started from the fold words where the
 // offset is folded) in registers and the float sums in L1, as WideMicro does for the
-// 16-bit formats. IntMicro's 3 tokens in C++ kept
-// 6 float sums in registers beside 6 integer ones and GCC spilled 4 of them per block and
-// copied the integer sums between registers every 3 steps. Fewer tokens (a run's leftover)
-// use IntMicro. Isolated Q4_0 896×4864 / 4864×896, 512 tokens, 2 threads, 14 alternating
-// runs against IntMicro with 3 tokens and the offset FMA: median 215 -> 247 / 228 -> 276
-// GOPS (12 and 13 of 14 pairs faster).
+// 16-bit formats. IntMicro's 3 tokens in C++ kept 6 float sums in registers beside 6 integer
+// ones and GCC spilled 4 of them per block and copied the integer sums between registers
+// every 3 steps. Fewer tokens (a run's leftover) use IntMicro. Isolated Q4_0 896×4864 /
+// 4864×896, 512 tokens, 2 threads, 14 alternating runs against IntMicro with 3 tokens and
+// the offset FMA: median 215 -> 247 / 228 -> 276 GOPS (12 and 13 of 14 pairs faster); Q5_0
+// (4 steps per 16-bit batch before its offset was folded), 8 runs: 176 -> 222 / 174 -> 258.
 template <class F>
 struct Int4Micro {
-template <int N>
-struct K {
-  static void run(const uint8_t* w, int64_t b0, int64_t b1, const uint8_t* acts, size_t as, int64_t n, float* y,
-                  int64_t ldy, int64_t nr, bool add) {
-    static_assert(F::LB == 32 && F::K16 == 8, "one 16-bit batch of 8 steps per 32-element block");
-    if constexpr (N < 4) {
-      IntMicro<F>::template K<N>::run(w, b0, b1, acts, as, n, y, ldy, nr, add);
-    } else {
-      constexpr size_t kHalf = kHalfBytes<32>;
-      const __m256i ones = _mm256_set1_epi16(1);
-      QuantRow q[4];
-      const int32_t* fold[4];
-#pragma GCC unroll 4
-      for (int t = 0; t < 4; ++t) {
-        q[t] = quant_row_at(const_cast<uint8_t*>(acts) + t * as, n);
-        fold[t] = fold_words<F::kFold>(acts + t * as, n);
-      }
-      alignas(32) float acc[4][16] = {};
-      for (int64_t b = b0; b < b1; ++b) {
-        const uint8_t* blk = w + static_cast<size_t>(b) * 2 * kHalf;
-        const auto start = [&](int t) { return F::kFold != 0 ? _mm256_set1_epi32(fold[t][b]) : _mm256_setzero_si256(); };
-        __m256i s00 = start(0), s01 = s00, s10 = start(1), s11 = s10, s20 = start(2), s21 = s20, s30 = start(3), s31 = s30;
-        const int8_t* a0 = q[0].qs + 32 * b;
-        const int8_t* a1 = q[1].qs + 32 * b;
-        const int8_t* a2 = q[2].qs + 32 * b;
-        const int8_t* a3 = q[3].qs + 32 * b;
-        asm(".set trellis_q4_v, 0\n\t"
-            ".rept 8\n\t"
-            "vmovdqu trellis_q4_v*32(%[w]), %%ymm12\n\t"
-            "vmovdqu %c[half]+trellis_q4_v*32(%[w]), %%ymm13\n\t"
-            "vpbroadcastd trellis_q4_v*4(%[a0]), %%ymm14\n\t"
-            "vpmaddubsw %%ymm14, %%ymm12, %%ymm15\n\t"
-            "vpaddw %%ymm15, %[s00], %[s00]\n\t"
-            "vpmaddubsw %%ymm14, %%ymm13, %%ymm14\n\t"
-            "vpaddw %%ymm14, %[s01], %[s01]\n\t"
-            "vpbroadcastd trellis_q4_v*4(%[a1]), %%ymm14\n\t"
-            "vpmaddubsw %%ymm14, %%ymm12, %%ymm15\n\t"
-            "vpaddw %%ymm15, %[s10], %[s10]\n\t"
-            "vpmaddubsw %%ymm14, %%ymm13, %%ymm14\n\t"
-            "vpaddw %%ymm14, %[s11], %[s11]\n\t"
-            "vpbroadcastd trellis_q4_v*4(%[a2]), %%ymm14\n\t"
-            "vpmaddubsw %%ymm14, %%ymm12, %%ymm15\n\t"
-            "vpaddw %%ymm15, %[s20], %[s20]\n\t"
-            "vpmaddubsw %%ymm14, %%ymm13, %%ymm14\n\t"
-            "vpaddw %%ymm14, %[s21], %[s21]\n\t"
-            "vpbroadcastd trellis_q4_v*4(%[a3]), %%ymm14\n\t"
-            "vpmaddubsw %%ymm14, %%ymm12, %%ymm15\n\t"
-            "vpaddw %%ymm15, %[s30], %[s30]\n\t"
-            "vpmaddubsw %%ymm14, %%ymm13, %%ymm14\n\t"
-            "vpaddw %%ymm14, %[s31], %[s31]\n\t"
-            ".set trellis_q4_v, trellis_q4_v+1\n\t"
-            ".endr"
-            : [s00] "+x"(s00), [s01] "+x"(s01), [s10] "+x"(s10), [s11] "+x"(s11), [s20] "+x"(s20), [s21] "+x"(s21),
-              [s30] "+x"(s30), [s31] "+x"(s31)
-            : [w] "r"(blk), [a0] "r"(a0), [a1] "r"(a1), [a2] "r"(a2), [a3] "r"(a3), [half] "i"(kHalf),
-              "m"(*reinterpret_cast<const uint8_t(*)[2 * kHalf]>(blk)), "m"(*reinterpret_cast<const int8_t(*)[32]>(a0)),
-              "m"(*reinterpret_cast<const int8_t(*)[32]>(a1)), "m"(*reinterpret_cast<const int8_t(*)[32]>(a2)),
-              "m"(*reinterpret_cast<const int8_t(*)[32]>(a3))
-            : "xmm12", "xmm13", "xmm14", "xmm15");
-        const __m256i s[4][2] = {{s00, s01}, {s10, s11}, {s20, s21}, {s30, s31}};
-        const __m256 sc0 = _mm256_loadu_ps(reinterpret_cast<const float*>(blk + 8 * 32));
-        const __m256 sc1 = _mm256_loadu_ps(reinterpret_cast<const float*>(blk + kHalf + 8 * 32));
+  template <int N>
+  struct K {
+    static void run(const uint8_t* w, int64_t b0, int64_t b1, const uint8_t* acts, size_t as, int64_t n, float* y,
+                    int64_t ldy, int64_t nr, bool add) {
+      static_assert(F::LB == 32 && F::K16 == 8, "one 16-bit batch of 8 steps per 32-element block");
+      if constexpr (N < 4) {
+        IntMicro<F>::template K<N>::run(w, b0, b1, acts, as, n, y, ldy, nr, add);
+      } else {
+        constexpr size_t kHalf = kHalfBytes<32>;
+        const __m256i ones = _mm256_set1_epi16(1);
+        QuantRow q[4];
+        const int32_t* fold[4];
 #pragma GCC unroll 4
         for (int t = 0; t < 4; ++t) {
-          const __m256 da = _mm256_set1_ps(q[t].d[b]);
-          __m256 f0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(s[t][0], ones)), _mm256_mul_ps(sc0, da),
-                                      _mm256_load_ps(acc[t]));
-          __m256 f1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(s[t][1], ones)), _mm256_mul_ps(sc1, da),
-                                      _mm256_load_ps(acc[t] + 8));
-          if constexpr (F::kFold == 0) {  // + offset · d_act·Σ act
-            const __m256 sa = _mm256_set1_ps(q[t].ds[b]);
-            f0 = _mm256_fmadd_ps(_mm256_loadu_ps(reinterpret_cast<const float*>(blk + 8 * 32 + 32)), sa, f0);
-            f1 = _mm256_fmadd_ps(_mm256_loadu_ps(reinterpret_cast<const float*>(blk + kHalf + 8 * 32 + 32)), sa, f1);
-          }
-          _mm256_store_ps(acc[t], f0);
-          _mm256_store_ps(acc[t] + 8, f1);
+          q[t] = quant_row_at(const_cast<uint8_t*>(acts) + t * as, n);
+          fold[t] = fold_words<F::kFold>(acts + t * as, n);
         }
-      }
+        alignas(32) float acc[4][16] = {};
+        for (int64_t b = b0; b < b1; ++b) {
+          const uint8_t* blk = w + static_cast<size_t>(b) * 2 * kHalf;
+          const auto start = [&](int t) { return F::kFold != 0 ? _mm256_set1_epi32(fold[t][b]) : _mm256_setzero_si256(); };
+          __m256i s00 = start(0), s01 = s00, s10 = start(1), s11 = s10, s20 = start(2), s21 = s20, s30 = start(3), s31 = s30;
+          const int8_t* a0 = q[0].qs + 32 * b;
+          const int8_t* a1 = q[1].qs + 32 * b;
+          const int8_t* a2 = q[2].qs + 32 * b;
+          const int8_t* a3 = q[3].qs + 32 * b;
+          asm(".set trellis_q4_v, 0\n\t"
+              ".rept 8\n\t"
+              "vmovdqu trellis_q4_v*32(%[w]), %%ymm12\n\t"
+              "vmovdqu %c[half]+trellis_q4_v*32(%[w]), %%ymm13\n\t"
+              "vpbroadcastd trellis_q4_v*4(%[a0]), %%ymm14\n\t"
+              "vpmaddubsw %%ymm14, %%ymm12, %%ymm15\n\t"
+              "vpaddw %%ymm15, %[s00], %[s00]\n\t"
+              "vpmaddubsw %%ymm14, %%ymm13, %%ymm14\n\t"
+              "vpaddw %%ymm14, %[s01], %[s01]\n\t"
+              "vpbroadcastd trellis_q4_v*4(%[a1]), %%ymm14\n\t"
+              "vpmaddubsw %%ymm14, %%ymm12, %%ymm15\n\t"
+              "vpaddw %%ymm15, %[s10], %[s10]\n\t"
+              "vpmaddubsw %%ymm14, %%ymm13, %%ymm14\n\t"
+              "vpaddw %%ymm14, %[s11], %[s11]\n\t"
+              "vpbroadcastd trellis_q4_v*4(%[a2]), %%ymm14\n\t"
+              "vpmaddubsw %%ymm14, %%ymm12, %%ymm15\n\t"
+              "vpaddw %%ymm15, %[s20], %[s20]\n\t"
+              "vpmaddubsw %%ymm14, %%ymm13, %%ymm14\n\t"
+              "vpaddw %%ymm14, %[s21], %[s21]\n\t"
+              "vpbroadcastd trellis_q4_v*4(%[a3]), %%ymm14\n\t"
+              "vpmaddubsw %%ymm14, %%ymm12, %%ymm15\n\t"
+              "vpaddw %%ymm15, %[s30], %[s30]\n\t"
+              "vpmaddubsw %%ymm14, %%ymm13, %%ymm14\n\t"
+              "vpaddw %%ymm14, %[s31], %[s31]\n\t"
+              ".set trellis_q4_v, trellis_q4_v+1\n\t"
+              ".endr"
+              : [s00] "+x"(s00), [s01] "+x"(s01), [s10] "+x"(s10), [s11] "+x"(s11), [s20] "+x"(s20), [s21] "+x"(s21),
+                [s30] "+x"(s30), [s31] "+x"(s31)
+              : [w] "r"(blk), [a0] "r"(a0), [a1] "r"(a1), [a2] "r"(a2), [a3] "r"(a3), [half] "i"(kHalf),
+                "m"(*reinterpret_cast<const uint8_t(*)[2 * kHalf]>(blk)), "m"(*reinterpret_cast<const int8_t(*)[32]>(a0)),
+                "m"(*reinterpret_cast<const int8_t(*)[32]>(a1)), "m"(*reinterpret_cast<const int8_t(*)[32]>(a2)),
+                "m"(*reinterpret_cast<const int8_t(*)[32]>(a3))
+              : "xmm12", "xmm13", "xmm14", "xmm15");
+          const __m256i s[4][2] = {{s00, s01}, {s10, s11}, {s20, s21}, {s30, s31}};
+          const __m256 sc0 = _mm256_loadu_ps(reinterpret_cast<const float*>(blk + 8 * 32));
+          const __m256 sc1 = _mm256_loadu_ps(reinterpret_cast<const float*>(blk + kHalf + 8 * 32));
 #pragma GCC unroll 4
-      for (int t = 0; t < 4; ++t) store_rows(_mm256_load_ps(acc[t]), _mm256_load_ps(acc[t] + 8), nr, add, y + t * ldy);
+          for (int t = 0; t < 4; ++t) {
+            const __m256 da = _mm256_set1_ps(q[t].d[b]);
+            __m256 f0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(s[t][0], ones)), _mm256_mul_ps(sc0, da),
+                                        _mm256_load_ps(acc[t]));
+            __m256 f1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(s[t][1], ones)), _mm256_mul_ps(sc1, da),
+                                        _mm256_load_ps(acc[t] + 8));
+            if constexpr (F::kFold == 0) {  // + offset · d_act·Σ act
+              const __m256 sa = _mm256_set1_ps(q[t].ds[b]);
+              f0 = _mm256_fmadd_ps(_mm256_loadu_ps(reinterpret_cast<const float*>(blk + 8 * 32 + 32)), sa, f0);
+              f1 = _mm256_fmadd_ps(_mm256_loadu_ps(reinterpret_cast<const float*>(blk + kHalf + 8 * 32 + 32)), sa, f1);
+            }
+            _mm256_store_ps(acc[t], f0);
+            _mm256_store_ps(acc[t] + 8, f1);
+          }
+        }
+#pragma GCC unroll 4
+        for (int t = 0; t < 4; ++t) store_rows(_mm256_load_ps(acc[t]), _mm256_load_ps(acc[t] + 8), nr, add, y + t * ldy);
+      }
     }
-  }
-};
+  };
 };
 
 // Bytes of the block per column slice: up to 160 KB (read from L2), so the rows of the 0.5B
@@ -1049,10 +1072,10 @@ constexpr IsaKernels make_table() {
   k.gemm[static_cast<int>(WSlot::BF16)] = float_gemm<load8_bf16, 2>();
   k.gemm[static_cast<int>(WSlot::Q8_0)] = wide_gemm<FmtQ8_0, 4>();
   k.gemm[static_cast<int>(WSlot::IQ4_NL)] = wide_gemm<FmtIQ4_NL, 4>();
-  k.gemm[static_cast<int>(WSlot::Q4_0)] = int_gemm<IntQ4Fold8, 4, pack_w_legacy<FmtQ4_0>, pack_q4_0_interleaved>();
+  k.gemm[static_cast<int>(WSlot::Q4_0)] = int_gemm<IntQ4Fold8, 4, pack_w_legacy<FmtQ4_0>, pack_q4q5_0_interleaved<false>>();
   k.gemm[static_cast<int>(WSlot::Q4_1)] = int_gemm<IntQ4, 4, pack_w_legacy<FmtQ4_1>>();
   k.gemm[static_cast<int>(WSlot::Q4_K)] = int_gemm<IntQ4, 4, pack_w_kx<BlockQ4_K, false>>();
-  k.gemm[static_cast<int>(WSlot::Q5_0)] = int_gemm<IntQ5Fold16, 4, pack_w_legacy<FmtQ5_0>>();
+  k.gemm[static_cast<int>(WSlot::Q5_0)] = int_gemm<IntQ5Fold16, 4, pack_w_legacy<FmtQ5_0>, pack_q4q5_0_interleaved<true>>();
   k.gemm[static_cast<int>(WSlot::Q5_1)] = int_gemm<IntQ5, 2, pack_w_legacy<FmtQ5_1>>();
   k.gemm[static_cast<int>(WSlot::Q5_K)] = int_gemm<IntQ5, 2, pack_w_kx<BlockQ5_K, true>>();
   k.gemm[static_cast<int>(WSlot::Q6_K)] = int_gemm<IntQ6, 2, pack_w_q6_K>();
