@@ -343,6 +343,46 @@ void pack_w_float(const void* w, int64_t n, uint8_t* block, int row) {
   for (; i < pad8(n); ++i) o[16 * i] = 0.f;
 }
 
+// -- prefill packing from the interleaved decode copy (kernels/interleave.h) -----------------
+
+// The two 4-row groups of half h of a 16-row tile (rows 8h..8h+3, 8h+4..8h+7); b is null
+// when the tile ends after the first (a tile's last rows are absent only at a matrix's end).
+struct HalfGroups {
+  const uint8_t* a;
+  const uint8_t* b;
+};
+HalfGroups half_groups(const uint8_t* groups, size_t group_bytes, int64_t nr, int64_t half) {
+  const int64_t n_groups = (nr + kInterleaveRows - 1) / kInterleaveRows;
+  if (2 * half >= n_groups) return {nullptr, nullptr};
+  const uint8_t* a = groups + static_cast<size_t>(2 * half) * group_bytes;
+  return {a, 2 * half + 1 < n_groups ? a + group_bytes : nullptr};
+}
+
+// Where block b of a 32-element format lies in a group: its tile of 4 blocks (16 F16
+// scales first, entry 4·r + b % 4 for row r) and its area of area_bytes code bytes.
+struct BlockAt {
+  size_t tile, area;
+};
+BlockAt block_at(int64_t b, size_t area_bytes) {
+  constexpr size_t kTileHeader = 32;
+  const size_t tile = static_cast<size_t>(b / 4) * (kTileHeader + 4 * area_bytes);
+  return {tile, tile + kTileHeader + static_cast<size_t>(b % 4) * area_bytes};
+}
+
+// The 8 rows' scales of block b (0 for absent rows).
+void gather_scales(const HalfGroups& g, const BlockAt& at, int64_t b, float (&scale)[8]) {
+  for (int r = 0; r < 8; ++r) {
+    const uint8_t* grp = r < 4 ? g.a : g.b;
+    if (grp == nullptr) {
+      scale[r] = 0.f;
+      continue;
+    }
+    uint16_t h;
+    std::memcpy(&h, grp + at.tile + 2 * (4 * (r % 4) + b % 4), 2);
+    scale[r] = h2f(h);
+  }
+}
+
 // Float rows straight from the interleaved copy (kernels/interleave.h: per 64 elements, the
 // 64 of each of the group's 4 rows in turn): per 8 elements and 8 rows (two groups), an 8 × 8
 // transpose, so each vector is one element of the 8 rows — the block's layout. Reading the
@@ -350,18 +390,17 @@ void pack_w_float(const void* w, int64_t n, uint8_t* block, int row) {
 // stored the block one float at a time.
 template <__m256 (*Load)(const void*, int64_t), size_t kElemBytes>
 void pack_float_interleaved(const uint8_t* groups, size_t group_bytes, int64_t nr, int64_t n, uint8_t* block) {
-  const int64_t n_groups = (nr + kInterleaveRows - 1) / kInterleaveRows;
   float* o = reinterpret_cast<float*>(block);
-  for (int64_t half = 0; half < 2 && 2 * half < n_groups; ++half) {
-    const uint8_t* ga = groups + static_cast<size_t>(2 * half) * group_bytes;
-    const uint8_t* gb = 2 * half + 1 < n_groups ? ga + group_bytes : nullptr;
+  for (int64_t half = 0; half < 2; ++half) {
+    const HalfGroups g = half_groups(groups, group_bytes, nr, half);
+    if (g.a == nullptr) break;
     for (int64_t p = 0; p < n / kFloatBlockElems; ++p) {
       const size_t piece = static_cast<size_t>(p) * kInterleaveRows * kFloatBlockElems * kElemBytes;
       for (int64_t c = 0; c < kFloatBlockElems; c += 8) {
         __m256 r[8];
         for (int i = 0; i < 8; ++i) {
-          const uint8_t* g = i < 4 ? ga : gb;
-          r[i] = g ? Load(g + piece + static_cast<size_t>(i % 4) * kFloatBlockElems * kElemBytes, c) : _mm256_setzero_ps();
+          const uint8_t* grp = i < 4 ? g.a : g.b;
+          r[i] = grp ? Load(grp + piece + static_cast<size_t>(i % 4) * kFloatBlockElems * kElemBytes, c) : _mm256_setzero_ps();
         }
         const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
         const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
@@ -507,16 +546,16 @@ template <bool kFive>
 void pack_q4q5_0_interleaved(const uint8_t* groups, size_t group_bytes, int64_t nr, int64_t n, uint8_t* block) {
   // Per tile of 4 blocks: 16 F16 scales, then per block 4 × 16 code bytes (Q5_0: then the
   // 4 rows' 16-bit masks of elements 0-15, then of elements 16-31).
-  constexpr size_t kTileHeader = 32, kArea = kFive ? 80 : 64;
-  const int64_t n_groups = (nr + kInterleaveRows - 1) / kInterleaveRows;
+  constexpr size_t kArea = kFive ? 80 : 64;
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   const __m256i row_order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   for (int64_t b = 0; b < n / 32; ++b) {
-    const size_t tile = static_cast<size_t>(b / 4) * (kTileHeader + 4 * kArea);
-    const size_t area = tile + kTileHeader + static_cast<size_t>(b % 4) * kArea;
-    for (int64_t half = 0; half < 2 && 2 * half < n_groups; ++half) {
-      const uint8_t* ga = groups + static_cast<size_t>(2 * half) * group_bytes;
-      const uint8_t* gb = 2 * half + 1 < n_groups ? ga + group_bytes : nullptr;
+    const BlockAt at = block_at(b, kArea);
+    const size_t area = at.area;
+    for (int64_t half = 0; half < 2; ++half) {
+      const HalfGroups g = half_groups(groups, group_bytes, nr, half);
+      if (g.a == nullptr) break;
+      const uint8_t *ga = g.a, *gb = g.b;
       const __m256i r01 = load256(ga + area), r23 = load256(ga + area + 32);
       const __m256i r45 = gb ? load256(gb + area) : _mm256_setzero_si256();
       const __m256i r67 = gb ? load256(gb + area + 32) : _mm256_setzero_si256();
@@ -543,15 +582,9 @@ void pack_q4q5_0_interleaved(const uint8_t* groups, size_t group_bytes, int64_t 
         if constexpr (kFive) c = _mm256_or_si256(c, fifth_bits_of_step(qh, v));
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 32 * v), c);
       }
-      alignas(32) float scale[8] = {}, offset[8] = {};
-      for (int r = 0; r < 8; ++r) {
-        const uint8_t* g = r < 4 ? ga : gb;
-        if (g == nullptr) break;
-        uint16_t h;
-        std::memcpy(&h, g + tile + 2 * (4 * (r % 4) + b % 4), 2);
-        scale[r] = h2f(h);
-        offset[r] = kFive ? FmtQ5_0::offset(BlockQ5_0{}, scale[r]) : FmtQ4_0::offset(BlockQ4_0{}, scale[r]);
-      }
+      alignas(32) float scale[8], offset[8];
+      gather_scales(g, at, b, scale);
+      for (int r = 0; r < 8; ++r) offset[r] = (kFive ? -16.f : -8.f) * scale[r];
       std::memcpy(out + 8 * 32, scale, sizeof scale);
       std::memcpy(out + 8 * 32 + 32, offset, sizeof offset);
     }
@@ -857,22 +890,20 @@ void pack_w_wide(const void* w, int64_t n, uint8_t* block, int row) {
 // shares a vector, unbiased and widened to the 16-bit pairs of step v; the 8 scales from the
 // tiles' headers.
 void pack_q8_0_interleaved(const uint8_t* groups, size_t group_bytes, int64_t nr, int64_t n, uint8_t* block) {
-  constexpr size_t kTileHeader = 32, kArea = 128;  // per tile of 4 blocks: 16 F16 scales, then 4 × 128 code bytes
-  const int64_t n_groups = (nr + kInterleaveRows - 1) / kInterleaveRows;
+  constexpr size_t kArea = 128;  // per block: 4 rows × 32 code bytes
   const __m128i bias = _mm_set1_epi8(-128);
   for (int64_t b = 0; b < n / 32; ++b) {
-    const size_t tile = static_cast<size_t>(b / 4) * (kTileHeader + 4 * kArea);
-    const size_t area = tile + kTileHeader + static_cast<size_t>(b % 4) * kArea;
-    for (int64_t half = 0; half < 2 && 2 * half < n_groups; ++half) {
-      const uint8_t* ga = groups + static_cast<size_t>(2 * half) * group_bytes;
-      const uint8_t* gb = 2 * half + 1 < n_groups ? ga + group_bytes : nullptr;
+    const BlockAt at = block_at(b, kArea);
+    for (int64_t half = 0; half < 2; ++half) {
+      const HalfGroups g = half_groups(groups, group_bytes, nr, half);
+      if (g.a == nullptr) break;
       uint8_t* out = block + static_cast<size_t>(b) * 2 * kWideHalfBytes + static_cast<size_t>(half) * kWideHalfBytes;
       for (int part = 0; part < 2; ++part) {  // codes 0-15 (steps 0-7), then 16-31 (steps 8-15)
         __m128i r[8];
         for (int i = 0; i < 8; ++i) {
-          const uint8_t* g = i < 4 ? ga : gb;
-          r[i] = g ? _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g + area + 64 * part + 16 * (i % 4))), bias)
-                   : _mm_setzero_si128();
+          const uint8_t* grp = i < 4 ? g.a : g.b;
+          r[i] = grp ? _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(grp + at.area + 64 * part + 16 * (i % 4))), bias)
+                     : _mm_setzero_si128();
         }
         // 8 × 8 transpose of 16-bit pairs: t[v] = pair v of rows 0..7.
         const __m128i a0 = _mm_unpacklo_epi16(r[0], r[1]), a1 = _mm_unpackhi_epi16(r[0], r[1]);
@@ -890,14 +921,8 @@ void pack_q8_0_interleaved(const uint8_t* groups, size_t group_bytes, int64_t nr
           _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 32 * (8 * part + v)), _mm256_cvtepi8_epi16(t[v]));
         }
       }
-      alignas(32) float scale[8] = {};
-      for (int i = 0; i < 8; ++i) {
-        const uint8_t* g = i < 4 ? ga : gb;
-        if (g == nullptr) break;
-        uint16_t h;
-        std::memcpy(&h, g + tile + 2 * (4 * (i % 4) + b % 4), 2);
-        scale[i] = h2f(h);
-      }
+      alignas(32) float scale[8];
+      gather_scales(g, at, b, scale);
       std::memcpy(out + 512, scale, sizeof scale);
     }
   }
