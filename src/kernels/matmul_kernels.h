@@ -93,7 +93,8 @@ struct GemmKernels {
   void (*pack_w_row)(const void* w_row, int64_t n, uint8_t* block, int row) = nullptr;
   // Optional: rows [16·i, 16·i + nr) of a matrix with an interleaved copy (kernels/interleave.h),
   // straight from the copy's kInterleaveRows-row groups at `groups` (group_bytes apart, only
-  // the groups holding the nr rows exist): the same bytes as pack_w_row of every row.
+  // the groups holding the nr rows exist): the block pack_w_row of every row makes (the
+  // offsets of absent rows may differ in the sign of zero; the tile kernels read them as 0).
   void (*pack_w_interleaved)(const uint8_t* groups, size_t group_bytes, int64_t nr, int64_t n, uint8_t* block) = nullptr;
   void (*tile)(const uint8_t* w, int64_t n_rows, const uint8_t* acts, int64_t n_tok, int64_t n, float* y,
                int64_t ldy) = nullptr;
