@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/fp16.h"
+#include "core/quant_blocks.h"
 #include "core/quant.h"
 #include "core/thread_pool.h"
 #include "test_seed.h"
@@ -275,6 +277,61 @@ TEST(KernelLegacyQuants, ExtremeCodesAndActivationsStayExact) {
         for (size_t i = 0; i < ref.size(); ++i) {
           ASSERT_NEAR(y[i], ref[i], 1e-5 * cols) << describe(type, isa, path, 4, cols, T) << " output " << i;
         }
+      }
+    }
+  }
+}
+
+// Q6_K at the edges of the integer sums: rows whose codes are all 0 (w = −32·d·sc) or all 63
+// (w = +31·d·sc), sub-block scales ±1 and ±127, against activations of ±1 (quantized to ±127),
+// so every 16-bit partial sum of a 16-element block reaches 8·32·127 = 32512 where the AVX2
+// tile kernel folds the −32 offset into it. The blocks are written byte by byte (no
+// quantizer), so the weights are exact: the result must match the exact product to float
+// rounding on every ISA and path.
+TEST(KernelKQuants, Q6KExtremeCodesAndActivationsStayExact) {
+  ThreadPool pool(2);
+  const int64_t cols = 512, rows = 6, T = 7;
+  const int64_t nb = cols / 256;
+  Weights w;
+  w.bytes.resize(static_cast<size_t>(rows * nb) * sizeof(BlockQ6_K));
+  auto* blocks = reinterpret_cast<BlockQ6_K*>(w.bytes.data());
+  for (int64_t r = 0; r < rows; ++r) {
+    const bool top = r % 2 == 1;  // codes 63, else 0
+    for (int64_t i = 0; i < nb; ++i) {
+      BlockQ6_K& b = blocks[r * nb + i];
+      std::memset(b.ql, top ? 0xFF : 0, sizeof b.ql);
+      std::memset(b.qh, top ? 0xFF : 0, sizeof b.qh);
+      for (int j = 0; j < 16; ++j) {
+        const int mag = r < 2 ? 1 : r < 4 ? 127 : 1 + 9 * j;
+        b.scales[j] = static_cast<int8_t>((r < 4 ? 1 : (j % 2 ? -1 : 1)) * (i % 2 ? -mag : mag));
+      }
+      b.d = fp32_to_fp16(1.f / 32.f);
+    }
+  }
+  w.deq.resize(static_cast<size_t>(rows * cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    dequantize_row(DType::Q6_K, w.bytes.data() + static_cast<size_t>(r * nb) * sizeof(BlockQ6_K), w.deq.data() + r * cols, cols);
+  }
+  ASSERT_EQ(w.deq[0], -1.f);           // code 0, scale 1, d = 1/32: the layout intended
+  ASSERT_EQ(w.deq[cols], 31.f / 32.f);  // code 63
+  w.view.name = "w";
+  w.view.type = DType::Q6_K;
+  w.view.ne = {cols, rows, 1, 1};
+  w.view.n_dims = 2;
+  w.view.data = w.bytes.data();
+  w.view.nbytes = w.bytes.size();
+  std::vector<float> x(static_cast<size_t>(T * cols));
+  for (int64_t t = 0; t < T; ++t) {
+    for (int64_t i = 0; i < cols; ++i) x[t * cols + i] = t % 3 == 0 ? 1.f : t % 3 == 1 ? -1.f : (i % 2 ? 1.f : -1.f);
+  }
+  std::vector<float> ref(static_cast<size_t>(rows * T)), y(ref.size());
+  matmul_reference(w.view, x.data(), T, ref.data());
+  for (Isa isa : isas_here()) {
+    for (MatmulPath path : {MatmulPath::VecDot, MatmulPath::Gemm}) {
+      std::fill(y.begin(), y.end(), std::nanf(""));
+      matmul(w.view, x.data(), T, y.data(), pool, {isa, path});
+      for (size_t i = 0; i < ref.size(); ++i) {
+        ASSERT_NEAR(y[i], ref[i], 1e-5 * std::fabs(ref[i]) + 1e-3) << describe(DType::Q6_K, isa, path, rows, cols, T) << " output " << i;
       }
     }
   }

@@ -474,27 +474,41 @@ constexpr size_t kHalfBytes = 8 * LB + 64;
 template <int LB>
 size_t int_w_bytes(int64_t n) { return static_cast<size_t>(n / LB) * (LB + 8); }  // per row of the block
 
-// The activations of one token: a QuantRow, then per 32-element block the int32 that
-// formats folding an offset of −8·scale (Q4_0) start their 16-bit sums from, then the same
-// for −16·scale (Q5_0): IntFmt::kFold.
-size_t int_act_bytes(int64_t n) { return quant_row_bytes(n) + static_cast<size_t>(n / 32) * 8; }
+// The activations of one token: a QuantRow, then the int32 words that formats folding an
+// offset of −m·scale into their integer sums (IntFmt::kFold = m) start their 16-bit sums
+// from: per 32-element block for m = 8 (Q4_0), then per 32-element block for m = 16 (Q5_0),
+// then per 16-element block for m = 32 (Q6_K).
+size_t int_act_bytes(int64_t n) { return quant_row_bytes(n) + static_cast<size_t>(n / 32) * 8 + static_cast<size_t>(n / 16) * 4; }
 template <int kFold>
 const int32_t* fold_words(const uint8_t* act, int64_t n) {
-  return reinterpret_cast<const int32_t*>(act + quant_row_bytes(n) + (kFold == 16 ? static_cast<size_t>(n / 32) * 4 : 0));
+  static_assert(kFold == 0 || kFold == 8 || kFold == 16 || kFold == 32);
+  const size_t per32 = static_cast<size_t>(n / 32) * 4;
+  return reinterpret_cast<const int32_t*>(act + quant_row_bytes(n) + (kFold == 16 ? per32 : kFold == 32 ? 2 * per32 : 0));
 }
 
-// Per block: the 16-bit lanes (low, high) = −m · Σ_v (a[4v] + a[4v+1], a[4v+2] + a[4v+3]),
-// the elements that the even and the odd 16-bit lane of a row collect in IntMicro's steps,
-// for m = 8 (out8) and 16 (out16). |value| ≤ 16·16·127 = 32512 (activations in ±127).
-void fold_words_of(const int8_t* qs, int64_t n, int32_t* out8, int32_t* out16) {
+// −m · s per 16-bit lane (s a sum of at most 8 activations in ±127: |result| ≤ 32512 for m ≤ 32).
+__m128i times_minus(__m128i s, int log2_m) { return _mm_sub_epi16(_mm_setzero_si128(), _mm_sll_epi16(s, _mm_cvtsi32_si128(log2_m))); }
+
+// The fold words of each block: 16-bit lanes (low, high) = −m · Σ_v (a[4v] + a[4v+1],
+// a[4v+2] + a[4v+3]) over the block's steps v, the elements that the even and the odd 16-bit
+// lane of a row collect in IntMicro's steps: per 32-element block for m = 8 (out8) and
+// m = 16 (out16), per 16-element block for m = 32 (out32). |value| ≤ 16·16·127 and
+// 8·32·127 = 32512 (activations in ±127).
+void fold_words_of(const int8_t* qs, int64_t n, int32_t* out8, int32_t* out16, int32_t* out32) {
   const __m256i ones = _mm256_set1_epi8(1);
+  // Dword 0 = the sum of the 4 dwords of v, per 16-bit lane.
+  const auto sum_dwords = [](__m128i v) {
+    v = _mm_add_epi16(v, _mm_shuffle_epi32(v, 0x4E));
+    return _mm_add_epi16(v, _mm_shuffle_epi32(v, 0xB1));
+  };
   for (int64_t b = 0; b < n / 32; ++b) {
     const __m256i pairs = _mm256_maddubs_epi16(ones, load256(qs + 32 * b));  // a[2m] + a[2m+1]
-    __m128i s = _mm_add_epi16(_mm256_castsi256_si128(pairs), _mm256_extracti128_si256(pairs, 1));
-    s = _mm_add_epi16(s, _mm_shuffle_epi32(s, 0x4E));
-    s = _mm_add_epi16(s, _mm_shuffle_epi32(s, 0xB1));
-    out8[b] = _mm_cvtsi128_si32(_mm_sub_epi16(_mm_setzero_si128(), _mm_slli_epi16(s, 3)));
-    out16[b] = _mm_cvtsi128_si32(_mm_sub_epi16(_mm_setzero_si128(), _mm_slli_epi16(s, 4)));
+    const __m128i lo = sum_dwords(_mm256_castsi256_si128(pairs)), hi = sum_dwords(_mm256_extracti128_si256(pairs, 1));
+    const __m128i s = _mm_add_epi16(lo, hi);
+    out8[b] = _mm_cvtsi128_si32(times_minus(s, 3));
+    out16[b] = _mm_cvtsi128_si32(times_minus(s, 4));
+    out32[2 * b] = _mm_cvtsi128_si32(times_minus(lo, 5));
+    out32[2 * b + 1] = _mm_cvtsi128_si32(times_minus(hi, 5));
   }
 }
 
@@ -502,7 +516,8 @@ void pack_acts_int(const float* x, int64_t n, uint8_t* dst) {
   const QuantRow q = quant_row_at(dst, n);
   quantize_acts_avx2(x, n, const_cast<int8_t*>(q.qs), const_cast<float*>(q.d), const_cast<float*>(q.ds),
                      const_cast<float*>(q.ds16));
-  fold_words_of(q.qs, n, const_cast<int32_t*>(fold_words<8>(dst, n)), const_cast<int32_t*>(fold_words<16>(dst, n)));
+  fold_words_of(q.qs, n, const_cast<int32_t*>(fold_words<8>(dst, n)), const_cast<int32_t*>(fold_words<16>(dst, n)),
+                const_cast<int32_t*>(fold_words<32>(dst, n)));
 }
 
 // Block b's LB codes, scale and offset for row `row` of the block.
@@ -618,24 +633,26 @@ void pack_w_q6_K(const void* w, int64_t n, uint8_t* block, int row) {
 
 // Per format of unsigned codes: LB (elements per scale) and K16, how many steps of maddubs
 // pairs fit in 16 bits before widening (max code · 127 · 2 · K16 < 32768). kFold = m > 0:
-// the offset is exactly −m·scale (Q4_0: 8, Q5_0: 16), so it is folded into the integer sums
-// instead of a float FMA per block and token: the 16-bit sums start from −m·Σa (fold words),
-// and each lane's value after any step, Σ_seen (code − m)·a − m·Σ_unseen a over its 16
-// elements, stays within 16·m·127 (16256 for Q4_0, 32512 for Q5_0): so the block's 8 steps
-// add up in 16 bits for Q5_0 too, where without the fold 4 steps fit. Two FMAs and their
-// loads fewer per block and token (Int4Micro below).
+// the offset is exactly −m·scale (Q4_0: 8, Q5_0: 16, Q6_K: 32), so it is folded into the
+// integer sums instead of a float FMA per block and token: the 16-bit sums start from −m·Σa
+// (fold words), and each lane's value after any step, Σ_seen (code − m)·a − m·Σ_unseen a over
+// its LB/2 elements, stays within (LB/2)·m·127 (16256 for Q4_0, 32512 for Q5_0 and Q6_K): so
+// a block's steps add up in 16 bits for Q5_0 and Q6_K too, where without the fold 4 (Q5_0)
+// and 2 (Q6_K) steps fit. Two FMAs and their loads fewer per block and token, and one
+// widening per block (Int4Micro below).
 template <int LB_, int K16_, int kFold_ = 0>
 struct IntFmt {
   static constexpr int LB = LB_;
   static constexpr int K16 = K16_;
   static constexpr int kFold = kFold_;
-  static_assert(kFold == 0 || ((kFold == 8 || kFold == 16) && LB == 32 && K16 == 8), "one 16-bit batch per block");
+  static_assert(kFold == 0 || ((kFold == 8 || kFold == 16) && LB == 32 && K16 == 8) || (kFold == 32 && LB == 16 && K16 == 4),
+                "one 16-bit batch per block");
 };
 using IntQ4 = IntFmt<32, 8>;  // codes ≤ 15: 8 steps = 30480
 using IntQ4Fold8 = IntFmt<32, 8, 8>;
 using IntQ5Fold16 = IntFmt<32, 8, 16>;  // codes ≤ 31 with the −16 offset folded in: 8 steps
 using IntQ5 = IntFmt<32, 4>;  // codes ≤ 31: 4 steps = 31496
-using IntQ6 = IntFmt<16, 2>;  // codes ≤ 63: 2 steps = 32004
+using IntQ6Fold32 = IntFmt<16, 4, 32>;  // codes ≤ 63 with the −32 offset folded in: the block's 4 steps
 
 // 16 rows × N tokens over blocks [b0, b1): per block, integer sums per lane (row) and token,
 // then scale·d_act (and offset·Σ act) into float accumulators.
@@ -713,27 +730,30 @@ struct IntMicro {
   };
 };
 
-// Codes whose block adds up in 16 bits over its 8 steps (4-bit: IntQ4, IntQ4Fold8; Q5_0
-// with its offset folded: IntQ5Fold16), 4 tokens per call: a block's 8 steps in one asm
-// statement, the 8 16-bit sums (16 rows × 4 tokens; started from the fold words where the
+// Codes whose block adds up in 16 bits over all its steps (4-bit: IntQ4, IntQ4Fold8; Q5_0
+// and Q6_K with their offsets folded: IntQ5Fold16, IntQ6Fold32), 4 tokens per call: a
+// block's 8 steps (Q6_K's 16-element block: 4) in one asm statement, the 8 16-bit sums (16 rows × 4 tokens; started from the fold words where the
 // offset is folded) in registers and the float sums in L1, as WideMicro does for the
 // 16-bit formats. IntMicro's 3 tokens in C++ kept 6 float sums in registers beside 6 integer
 // ones and GCC spilled 4 of them per block and copied the integer sums between registers
 // every 3 steps. Fewer tokens (a run's leftover) use IntMicro. Isolated Q4_0 896×4864 /
 // 4864×896, 512 tokens, 2 threads, 14 alternating runs against IntMicro with 3 tokens and
 // the offset FMA: median 215 -> 247 / 228 -> 276 GOPS (12 and 13 of 14 pairs faster); Q5_0
-// (4 steps per 16-bit batch before its offset was folded), 8 runs: 176 -> 222 / 174 -> 258.
+// (4 steps per 16-bit batch before its offset was folded), 8 runs: 176 -> 222 / 174 -> 258;
+// Q6_K (2-token C++ kernel, 2 steps per batch and the offset FMA before), 4864×896, 4 runs:
+// 188 -> 225 (4 of 4 faster); 0.5B Q4_K_M pp512 (13 of its tensors Q6_K), 4 pairs: mean 322 -> 341 t/s.
 template <class F>
 struct Int4Micro {
   template <int N>
   struct K {
     static void run(const uint8_t* w, int64_t b0, int64_t b1, const uint8_t* acts, size_t as, int64_t n, float* y,
                     int64_t ldy, int64_t nr, bool add) {
-      static_assert(F::LB == 32 && F::K16 == 8, "one 16-bit batch of 8 steps per 32-element block");
+      static_assert(4 * F::K16 == F::LB, "one 16-bit batch per block");
+      constexpr int LB = F::LB;
       if constexpr (N < 4) {
         IntMicro<F>::template K<N>::run(w, b0, b1, acts, as, n, y, ldy, nr, add);
       } else {
-        constexpr size_t kHalf = kHalfBytes<32>;
+        constexpr size_t kHalf = kHalfBytes<LB>;
         const __m256i ones = _mm256_set1_epi16(1);
         QuantRow q[4];
         const int32_t* fold[4];
@@ -747,12 +767,12 @@ struct Int4Micro {
           const uint8_t* blk = w + static_cast<size_t>(b) * 2 * kHalf;
           const auto start = [&](int t) { return F::kFold != 0 ? _mm256_set1_epi32(fold[t][b]) : _mm256_setzero_si256(); };
           __m256i s00 = start(0), s01 = s00, s10 = start(1), s11 = s10, s20 = start(2), s21 = s20, s30 = start(3), s31 = s30;
-          const int8_t* a0 = q[0].qs + 32 * b;
-          const int8_t* a1 = q[1].qs + 32 * b;
-          const int8_t* a2 = q[2].qs + 32 * b;
-          const int8_t* a3 = q[3].qs + 32 * b;
+          const int8_t* a0 = q[0].qs + LB * b;
+          const int8_t* a1 = q[1].qs + LB * b;
+          const int8_t* a2 = q[2].qs + LB * b;
+          const int8_t* a3 = q[3].qs + LB * b;
           asm(".set trellis_q4_v, 0\n\t"
-              ".rept 8\n\t"
+              ".rept %c[steps]\n\t"
               "vmovdqu trellis_q4_v*32(%[w]), %%ymm12\n\t"
               "vmovdqu %c[half]+trellis_q4_v*32(%[w]), %%ymm13\n\t"
               "vpbroadcastd trellis_q4_v*4(%[a0]), %%ymm14\n\t"
@@ -780,21 +800,22 @@ struct Int4Micro {
               : [s00] "+x"(s00), [s01] "+x"(s01), [s10] "+x"(s10), [s11] "+x"(s11), [s20] "+x"(s20), [s21] "+x"(s21),
                 [s30] "+x"(s30), [s31] "+x"(s31)
               : [w] "r"(blk), [a0] "r"(a0), [a1] "r"(a1), [a2] "r"(a2), [a3] "r"(a3), [half] "i"(kHalf),
-                "m"(*reinterpret_cast<const uint8_t(*)[2 * kHalf]>(blk)), "m"(*reinterpret_cast<const int8_t(*)[32]>(a0)),
-                "m"(*reinterpret_cast<const int8_t(*)[32]>(a1)), "m"(*reinterpret_cast<const int8_t(*)[32]>(a2)),
-                "m"(*reinterpret_cast<const int8_t(*)[32]>(a3))
+                [steps] "i"(LB / 4), "m"(*reinterpret_cast<const uint8_t(*)[2 * kHalf]>(blk)),
+                "m"(*reinterpret_cast<const int8_t(*)[LB]>(a0)), "m"(*reinterpret_cast<const int8_t(*)[LB]>(a1)),
+                "m"(*reinterpret_cast<const int8_t(*)[LB]>(a2)), "m"(*reinterpret_cast<const int8_t(*)[LB]>(a3))
               : "xmm12", "xmm13", "xmm14", "xmm15");
           const __m256i s[4][2] = {{s00, s01}, {s10, s11}, {s20, s21}, {s30, s31}};
-          const __m256 sc0 = _mm256_loadu_ps(reinterpret_cast<const float*>(blk + 8 * 32));
-          const __m256 sc1 = _mm256_loadu_ps(reinterpret_cast<const float*>(blk + kHalf + 8 * 32));
+          const __m256 sc0 = _mm256_loadu_ps(reinterpret_cast<const float*>(blk + 8 * LB));
+          const __m256 sc1 = _mm256_loadu_ps(reinterpret_cast<const float*>(blk + kHalf + 8 * LB));
 #pragma GCC unroll 4
           for (int t = 0; t < 4; ++t) {
-            const __m256 da = _mm256_set1_ps(q[t].d[b]);
+            const __m256 da = _mm256_set1_ps(q[t].d[b * LB / 32]);
             __m256 f0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(s[t][0], ones)), _mm256_mul_ps(sc0, da),
                                         _mm256_load_ps(acc[t]));
             __m256 f1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(s[t][1], ones)), _mm256_mul_ps(sc1, da),
                                         _mm256_load_ps(acc[t] + 8));
             if constexpr (F::kFold == 0) {  // + offset · d_act·Σ act
+              static_assert(LB == 32, "the activation sums are per 32 elements");
               const __m256 sa = _mm256_set1_ps(q[t].ds[b]);
               f0 = _mm256_fmadd_ps(_mm256_loadu_ps(reinterpret_cast<const float*>(blk + 8 * 32 + 32)), sa, f0);
               f1 = _mm256_fmadd_ps(_mm256_loadu_ps(reinterpret_cast<const float*>(blk + kHalf + 8 * 32 + 32)), sa, f1);
@@ -838,8 +859,8 @@ void int_tile(const uint8_t* w, int64_t n_rows, const uint8_t* acts, int64_t n_t
 
 template <class F>
 void int4_tile(const uint8_t* w, int64_t n_rows, const uint8_t* acts, int64_t n_tok, int64_t n, float* y, int64_t ldy) {
-  blocks_by_slices<Int4Micro<F>::template K, 4>(w, 2 * kHalfBytes<32>, n / 32, n_rows, acts, int_act_bytes(n), n_tok, n,
-                                                y, ldy);
+  blocks_by_slices<Int4Micro<F>::template K, 4>(w, 2 * kHalfBytes<F::LB>, n / F::LB, n_rows, acts, int_act_bytes(n),
+                                                n_tok, n, y, ldy);
 }
 
 // -- signed 8-bit codes (Q8_0, IQ4_NL): maddubs would need the sign trick (two more
@@ -1064,7 +1085,7 @@ constexpr GemmKernels int_gemm() {
   g.pack_acts = pack_acts_int;
   g.w_bytes = int_w_bytes<F::LB>;
   g.pack_w_row = PackW;
-  if constexpr (F::LB == 32 && F::K16 == 8) g.tile = int4_tile<F>;  // 8 steps in 16 bits: 4 tokens in asm
+  if constexpr (4 * F::K16 == F::LB) g.tile = int4_tile<F>;  // a block's steps in 16 bits: 4 tokens in asm
   else g.tile = int_tile<F, N>;
   g.pack_w_interleaved = PackI;
   return g;
@@ -1103,7 +1124,7 @@ constexpr IsaKernels make_table() {
   k.gemm[static_cast<int>(WSlot::Q5_0)] = int_gemm<IntQ5Fold16, 4, pack_w_legacy<FmtQ5_0>, pack_q4q5_0_interleaved<true>>();
   k.gemm[static_cast<int>(WSlot::Q5_1)] = int_gemm<IntQ5, 2, pack_w_legacy<FmtQ5_1>>();
   k.gemm[static_cast<int>(WSlot::Q5_K)] = int_gemm<IntQ5, 2, pack_w_kx<BlockQ5_K, true>>();
-  k.gemm[static_cast<int>(WSlot::Q6_K)] = int_gemm<IntQ6, 2, pack_w_q6_K>();
+  k.gemm[static_cast<int>(WSlot::Q6_K)] = int_gemm<IntQ6Fold32, 4, pack_w_q6_K>();
   return k;
 }
 
