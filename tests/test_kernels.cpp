@@ -231,23 +231,31 @@ TEST(MatmulMulti, SameAsSeparateCalls) {
   }
 }
 
-// Q4_0 and Q5_0 at the edges of the integer sums: rows whose codes are all 0 (w = −m·d, m = 8
-// or 16) or all but one the largest (w = +(m − 1)·d), against activations of ±1 (all
-// quantized to ±127), so every 16-bit partial sum of the tile kernels reaches its largest
-// magnitude (16·m·127 where the AVX2 kernels fold the −m offset into them: 32512 for Q5_0).
-// Everything is exact in the inputs: the result must match the exact product to float
-// rounding on every ISA and path.
+// Q4_0, Q5_0 and Q5_1 at the edges of the integer sums: rows whose codes are all 0 or all
+// but one the largest, against activations of ±1 (all quantized to ±127), so every 16-bit
+// partial sum of the tile kernels reaches its largest magnitude (16·m·127 where the AVX2
+// kernels fold an offset of −m·scale into them: 32512 for m = 16, Q5_0 and Q5_1). Q4_0 and
+// Q5_0 (w = d·(code − m): codes 0 give −m·d, the largest +(m − 1)·d) take exactly the values
+// asked for; Q5_1 (w = d·code + min) a constant row (d = 0, codes 0) and rows of one
+// minimum and otherwise the maximum or the reverse. The result must match the exact product
+// of the dequantized weights to float rounding on every ISA and path.
 TEST(KernelLegacyQuants, ExtremeCodesAndActivationsStayExact) {
   ThreadPool pool(2);
   const int64_t cols = 96, T = 7;
-  for (const auto& [type, m] : {std::pair{DType::Q4_0, 8.f}, std::pair{DType::Q5_0, 16.f}}) {
+  for (const auto& [type, m] : {std::pair{DType::Q4_0, 8.f}, std::pair{DType::Q5_0, 16.f}, std::pair{DType::Q5_1, 16.f}}) {
+    const bool offset_type = type == DType::Q5_1;
     const float top = (m - 1) / m;
     std::vector<float> src(static_cast<size_t>(4 * cols));
     for (int64_t i = 0; i < cols; ++i) {
       src[i] = 1.f;                                 // codes 0
-      src[cols + i] = -1.f;                         // codes 0, negative scale
-      src[2 * cols + i] = i % 32 == 0 ? 1.f : -top;  // one code 0, the rest the largest
-      src[3 * cols + i] = i % 32 == 0 ? -1.f : top;
+      src[cols + i] = -1.f;                         // codes 0 (Q4_0, Q5_0: negative scale)
+      if (offset_type) {
+        src[2 * cols + i] = i % 32 == 0 ? 0.f : 1.f;  // one code 0, the rest 31
+        src[3 * cols + i] = i % 32 == 0 ? 1.f : 0.f;  // one code 31, the rest 0
+      } else {
+        src[2 * cols + i] = i % 32 == 0 ? 1.f : -top;  // one code 0, the rest the largest
+        src[3 * cols + i] = i % 32 == 0 ? -1.f : top;
+      }
     }
     const size_t rb = row_bytes(type, cols);
     Weights w;
@@ -257,7 +265,9 @@ TEST(KernelLegacyQuants, ExtremeCodesAndActivationsStayExact) {
       quantize_row(type, src.data() + r * cols, w.bytes.data() + r * rb, cols);
       dequantize_row(type, w.bytes.data() + r * rb, w.deq.data() + r * cols, cols);
     }
-    for (size_t i = 0; i < src.size(); ++i) ASSERT_EQ(w.deq[i], src[i]) << dtype_name(type) << " element " << i;  // the codes intended
+    for (size_t i = 0; i < src.size() && !offset_type; ++i) {
+      ASSERT_EQ(w.deq[i], src[i]) << dtype_name(type) << " element " << i;  // the codes intended
+    }
     w.view.name = "w";
     w.view.type = type;
     w.view.ne = {cols, 4, 1, 1};

@@ -530,14 +530,16 @@ void put_row_block(uint8_t* block, int row, int64_t b, const uint8_t* codes, flo
   std::memcpy(half + 8 * LB + 32 + 4 * lane, &offset, 4);
 }
 
-template <class Fmt>
+// kFoldM: the kernel folds −kFoldM·scale into its integer sums (IntFmt::kFold) and applies
+// the packed offset too (IntFmt::kOffset), so the offset packed is the format's plus that.
+template <class Fmt, int kFoldM = 0>
 void pack_w_legacy(const void* w, int64_t n, uint8_t* block, int row) {
   const auto* blocks = static_cast<const typename Fmt::Block*>(w);
   for (int64_t b = 0; b < n / 32; ++b) {
     alignas(32) uint8_t codes[32];
     _mm256_store_si256(reinterpret_cast<__m256i*>(codes), Fmt::codes(blocks[b]));
     const float dw = h2f(blocks[b].d);
-    put_row_block<32>(block, row, b, codes, dw, Fmt::offset(blocks[b], dw));
+    put_row_block<32>(block, row, b, codes, dw, Fmt::offset(blocks[b], dw) + static_cast<float>(kFoldM) * dw);
   }
 }
 
@@ -606,7 +608,7 @@ void pack_q4q5_0_interleaved(const uint8_t* groups, size_t group_bytes, int64_t 
   }
 }
 
-template <class Block, bool kFive>
+template <class Block, bool kFive, int kFoldM = 0>  // kFoldM: as for pack_w_legacy
 void pack_w_kx(const void* w, int64_t n, uint8_t* block, int row) {
   const Block* blocks = static_cast<const Block*>(w);
   for (int64_t i = 0; i < n / 256; ++i) {
@@ -614,7 +616,10 @@ void pack_w_kx(const void* w, int64_t n, uint8_t* block, int row) {
     kx_codes<Block, kFive>(blocks[i], codes);
     kx_scale_bytes(blocks[i].scales, sm);
     const float d = h2f(blocks[i].d), dmin = h2f(blocks[i].dmin);
-    for (int j = 0; j < 8; ++j) put_row_block<32>(block, row, 8 * i + j, codes + 32 * j, d * sm[j], -dmin * sm[8 + j]);
+    for (int j = 0; j < 8; ++j) {
+      const float scale = d * sm[j];
+      put_row_block<32>(block, row, 8 * i + j, codes + 32 * j, scale, -dmin * sm[8 + j] + static_cast<float>(kFoldM) * scale);
+    }
   }
 }
 
@@ -639,19 +644,24 @@ void pack_w_q6_K(const void* w, int64_t n, uint8_t* block, int row) {
 // its LB/2 elements, stays within (LB/2)·m·127 (16256 for Q4_0, 32512 for Q5_0 and Q6_K): so
 // a block's steps add up in 16 bits for Q5_0 and Q6_K too, where without the fold 4 (Q5_0)
 // and 2 (Q6_K) steps fit. Two FMAs and their loads fewer per block and token, and one
-// widening per block (Int4Micro below).
-template <int LB_, int K16_, int kFold_ = 0>
+// widening per block (Int4Micro below). kOffset: the packed offset (per row and block) is
+// applied too, by a float FMA against d_act·Σa — for formats whose offset is a minimum of
+// its own (Q4_1, Q4_K; and Q5_1, Q5_K, which also fold −16·scale to keep their 8 steps in 16
+// bits: their packers store the offset plus 16·scale, the part the fold took away).
+template <int LB_, int K16_, int kFold_ = 0, bool kOffset_ = kFold_ == 0>
 struct IntFmt {
   static constexpr int LB = LB_;
   static constexpr int K16 = K16_;
   static constexpr int kFold = kFold_;
+  static constexpr bool kOffset = kOffset_;
   static_assert(kFold == 0 || ((kFold == 8 || kFold == 16) && LB == 32 && K16 == 8) || (kFold == 32 && LB == 16 && K16 == 4),
                 "one 16-bit batch per block");
+  static_assert(!kOffset || LB == 32, "the activation sums (d_act·Σa) are per 32 elements");
 };
 using IntQ4 = IntFmt<32, 8>;  // codes ≤ 15: 8 steps = 30480
 using IntQ4Fold8 = IntFmt<32, 8, 8>;
 using IntQ5Fold16 = IntFmt<32, 8, 16>;  // codes ≤ 31 with the −16 offset folded in: 8 steps
-using IntQ5 = IntFmt<32, 4>;  // codes ≤ 31: 4 steps = 31496
+using IntQ5Fold16Offset = IntFmt<32, 8, 16, true>;  // the same, plus the offset (packed + 16·scale)
 using IntQ6Fold32 = IntFmt<16, 4, 32>;  // codes ≤ 63 with the −32 offset folded in: the block's 4 steps
 
 // 16 rows × N tokens over blocks [b0, b1): per block, integer sums per lane (row) and token,
@@ -717,7 +727,7 @@ struct IntMicro {
           const __m256 da = _mm256_set1_ps(q[t].d[b * F::LB / 32]);
           acc[t][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t][0]), _mm256_mul_ps(sc0, da), acc[t][0]);
           acc[t][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t][1]), _mm256_mul_ps(sc1, da), acc[t][1]);
-          if constexpr (F::kFold != 0) continue;
+          if constexpr (!F::kOffset) continue;
           const __m256 sa = _mm256_set1_ps(F::LB == 32 ? q[t].ds[b] : q[t].ds16[b]);
           acc[t][0] = _mm256_fmadd_ps(_mm256_loadu_ps(reinterpret_cast<const float*>(blk + 8 * F::LB + 32)), sa, acc[t][0]);
           acc[t][1] = _mm256_fmadd_ps(_mm256_loadu_ps(reinterpret_cast<const float*>(blk + kHalf + 8 * F::LB + 32)), sa,
@@ -730,8 +740,9 @@ struct IntMicro {
   };
 };
 
-// Codes whose block adds up in 16 bits over all its steps (4-bit: IntQ4, IntQ4Fold8; Q5_0
-// and Q6_K with their offsets folded: IntQ5Fold16, IntQ6Fold32), 4 tokens per call: a
+// Codes whose block adds up in 16 bits over all its steps (4-bit: IntQ4, IntQ4Fold8; Q5_0,
+// Q5_1, Q5_K and Q6_K with −16 or −32 times the scale folded: IntQ5Fold16,
+// IntQ5Fold16Offset, IntQ6Fold32), 4 tokens per call: a
 // block's 8 steps (Q6_K's 16-element block: 4) in one asm statement, the 8 16-bit sums (16 rows × 4 tokens; started from the fold words where the
 // offset is folded) in registers and the float sums in L1, as WideMicro does for the
 // 16-bit formats. IntMicro's 3 tokens in C++ kept 6 float sums in registers beside 6 integer
@@ -742,6 +753,9 @@ struct IntMicro {
 // (4 steps per 16-bit batch before its offset was folded), 8 runs: 176 -> 222 / 174 -> 258;
 // Q6_K (2-token C++ kernel, 2 steps per batch and the offset FMA before), 4864×896, 4 runs:
 // 188 -> 225 (4 of 4 faster); 0.5B Q4_K_M pp512 (13 of its tensors Q6_K), 4 pairs: mean 322 -> 341 t/s.
+// Q5_1 / Q5_K (2-token C++ kernel, 4 steps per batch before): 896×4864 176 -> 242, 4864×896
+// 183 -> 263 / 181 -> 258 (4 of 4 faster each); 0.5B Q5_K_M (Q5_1 at 896-wide rows) pp512,
+// 4 pairs: mean 205 -> 266 t/s.
 template <class F>
 struct Int4Micro {
   template <int N>
@@ -814,8 +828,7 @@ struct Int4Micro {
                                         _mm256_load_ps(acc[t]));
             __m256 f1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(s[t][1], ones)), _mm256_mul_ps(sc1, da),
                                         _mm256_load_ps(acc[t] + 8));
-            if constexpr (F::kFold == 0) {  // + offset · d_act·Σ act
-              static_assert(LB == 32, "the activation sums are per 32 elements");
+            if constexpr (F::kOffset) {  // + offset · d_act·Σ act
               const __m256 sa = _mm256_set1_ps(q[t].ds[b]);
               f0 = _mm256_fmadd_ps(_mm256_loadu_ps(reinterpret_cast<const float*>(blk + 8 * 32 + 32)), sa, f0);
               f1 = _mm256_fmadd_ps(_mm256_loadu_ps(reinterpret_cast<const float*>(blk + kHalf + 8 * 32 + 32)), sa, f1);
@@ -1122,8 +1135,8 @@ constexpr IsaKernels make_table() {
   k.gemm[static_cast<int>(WSlot::Q4_1)] = int_gemm<IntQ4, 4, pack_w_legacy<FmtQ4_1>>();
   k.gemm[static_cast<int>(WSlot::Q4_K)] = int_gemm<IntQ4, 4, pack_w_kx<BlockQ4_K, false>>();
   k.gemm[static_cast<int>(WSlot::Q5_0)] = int_gemm<IntQ5Fold16, 4, pack_w_legacy<FmtQ5_0>, pack_q4q5_0_interleaved<true>>();
-  k.gemm[static_cast<int>(WSlot::Q5_1)] = int_gemm<IntQ5, 2, pack_w_legacy<FmtQ5_1>>();
-  k.gemm[static_cast<int>(WSlot::Q5_K)] = int_gemm<IntQ5, 2, pack_w_kx<BlockQ5_K, true>>();
+  k.gemm[static_cast<int>(WSlot::Q5_1)] = int_gemm<IntQ5Fold16Offset, 4, pack_w_legacy<FmtQ5_1, 16>>();
+  k.gemm[static_cast<int>(WSlot::Q5_K)] = int_gemm<IntQ5Fold16Offset, 4, pack_w_kx<BlockQ5_K, true, 16>>();
   k.gemm[static_cast<int>(WSlot::Q6_K)] = int_gemm<IntQ6Fold32, 4, pack_w_q6_K>();
   return k;
 }
