@@ -86,7 +86,7 @@ double activation_error_bound(const TensorView& w, int64_t row, const float* x) 
   return bound + 1e-5 * magnitude + 1e-6;
 }
 
-const DType kTypes[] = {DType::Q4_0, DType::Q5_0, DType::Q8_0, DType::Q4_K, DType::F16, DType::BF16, DType::F32};
+const DType kTypes[] = {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q4_K, DType::F16, DType::BF16, DType::F32};
 // The unit the layout takes rows in: a block, or kFloatBlockElems elements of a float row.
 int64_t block_elems(DType t) { return is_float_type(t) ? kFloatBlockElems : dtype_info(t).block_elems; }
 // Row counts around the group of four; block counts around the tile of four.
@@ -94,11 +94,12 @@ const int64_t kRows[] = {1, 2, 3, 4, 5, 7, 8, 9, 13, 64, 130};
 const int64_t kBlocks[] = {1, 2, 3, 4, 5, 7, 8, 9, 28};
 
 TEST(Interleave, SizesFollowTheLayout) {
-  for (DType t : {DType::Q4_0, DType::Q5_0, DType::Q8_0}) {
+  for (DType t : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0}) {
     const size_t block = row_bytes(t, 32);
+    const size_t header = t == DType::Q4_1 || t == DType::Q5_1 ? 64 : 32;  // scales (and minimums) apart
     for (int64_t nb : kBlocks) {
       const size_t tiles = static_cast<size_t>((nb + 3) / 4);
-      EXPECT_EQ(interleaved_group_bytes(t, 32 * nb), tiles * 32 + static_cast<size_t>(nb) * 4 * (block - 2));  // scales apart
+      EXPECT_EQ(interleaved_group_bytes(t, 32 * nb), tiles * header + static_cast<size_t>(nb) * 4 * (block - header / 16));
       if (nb % 4 == 0) {
         EXPECT_EQ(interleaved_group_bytes(t, 32 * nb), 4 * row_bytes(t, 32 * nb));
       }
@@ -249,7 +250,7 @@ void gen_model(const std::string& type, const std::string& path) {
 // F32, whose long rows take a kernel with another float order on the file's rows).
 TEST(Interleave, ModelLogitsUnchanged) {
   TempDir tmp;
-  for (const char* type : {"Q4_0", "Q5_0", "Q8_0", "Q4_K_M", "F16", "F32", "Q6_K"}) {
+  for (const char* type : {"Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q4_K_M", "F16", "F32", "Q6_K"}) {
     const std::string path = tmp.file(std::string("tiny-") + type + ".gguf");
     gen_model(type, path);
     auto plain = Model::load(path);

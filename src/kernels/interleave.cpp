@@ -13,20 +13,29 @@ constexpr int64_t kTileBlocks = 4;
 constexpr size_t kScaleBytes = 2 * kInterleaveRows * kTileBlocks;  // 16 F16 scales per tile
 
 // Per format: bytes of a block in the file (the F16 scale first), where its codes start and
-// how many there are, the byte XOR-ed into each code in the copy, and whether it has Q5_0's
-// 32-bit word of 5th bits (right after the scale).
+// how many there are, the byte XOR-ed into each code in the copy, whether it has an F16
+// minimum (Q4_1, Q5_1: right after the scale), and where its 32-bit word of 5th bits is (Q5_0,
+// Q5_1; 0: none).
 struct Format {
   size_t block_bytes, codes_at, code_bytes;
   uint8_t code_xor;
-  bool high_bits;
-  // Bytes of one block of the four rows in the copy: codes, then for Q5_0 the 5th bits as
-  // 16-bit masks, elements 0-15 of rows 0..3 and then elements 16-31 of rows 0..3.
-  size_t area() const { return kInterleaveRows * (code_bytes + (high_bits ? 4 : 0)); }
+  bool has_min;
+  size_t qh_at;
+  bool high_bits() const { return qh_at != 0; }
+  // Bytes of one block of the four rows in the copy: codes, then for Q5_0 / Q5_1 the 5th
+  // bits as 16-bit masks, elements 0-15 of rows 0..3 and then elements 16-31 of rows 0..3.
+  size_t area() const { return kInterleaveRows * (code_bytes + (high_bits() ? 4 : 0)); }
+  // A tile's header: the 16 F16 scales, then (Q4_1, Q5_1) the 16 F16 minimums in the same order.
+  size_t header() const { return has_min ? 2 * kScaleBytes : kScaleBytes; }
 };
 Format format_of(DType type) {
-  if (type == DType::Q8_0) return {sizeof(BlockQ8_0), 2, kQK, 0x80, false};
-  if (type == DType::Q5_0) return {sizeof(BlockQ5_0), 6, kQK / 2, 0, true};
-  return {sizeof(BlockQ4_0), 2, kQK / 2, 0, false};
+  switch (type) {
+    case DType::Q8_0: return {sizeof(BlockQ8_0), 2, kQK, 0x80, false, 0};
+    case DType::Q5_0: return {sizeof(BlockQ5_0), 6, kQK / 2, 0, false, 2};
+    case DType::Q4_1: return {sizeof(BlockQ4_1), 4, kQK / 2, 0, true, 0};
+    case DType::Q5_1: return {sizeof(BlockQ5_1), 8, kQK / 2, 0, true, 4};
+    default: return {sizeof(BlockQ4_0), 2, kQK / 2, 0, false, 0};
+  }
 }
 
 // Offsets of the two 16-bit masks of row r inside a Q5_0 block area.
@@ -48,8 +57,8 @@ void copy16(const uint8_t* src, uint8_t* dst, uint8_t x) {
 }
 
 // Offset of tile t in a group, and of block j of that tile's code areas within the tile.
-size_t tile_offset(const Format& f, int64_t t) { return static_cast<size_t>(t) * (kScaleBytes + kTileBlocks * f.area()); }
-size_t block_in_tile_offset(const Format& f, int64_t j) { return kScaleBytes + static_cast<size_t>(j) * f.area(); }
+size_t tile_offset(const Format& f, int64_t t) { return static_cast<size_t>(t) * (f.header() + kTileBlocks * f.area()); }
+size_t block_in_tile_offset(const Format& f, int64_t j) { return f.header() + static_cast<size_t>(j) * f.area(); }
 
 // ---- Q4_K: one super-block of the four rows per kQ4KGroupBytes --------------------------
 // d[4] F16, dmin[4] F16, then the unpacked 6-bit scales and mins as bytes in the order
@@ -134,7 +143,8 @@ void deinterleave_row_float(DType type, const uint8_t* interleaved, int64_t n, i
 
 bool interleave_supported(DType type, int64_t n) {
   if (is_float_type(type)) return n > 0 && n % kFloatBlockElems == 0;
-  return type == DType::Q4_0 || type == DType::Q5_0 || type == DType::Q8_0 || type == DType::Q4_K;
+  return type == DType::Q4_0 || type == DType::Q4_1 || type == DType::Q5_0 || type == DType::Q5_1 || type == DType::Q8_0 ||
+         type == DType::Q4_K;
 }
 
 bool interleave_preferred(DType type, int64_t n, Isa isa) {
@@ -149,7 +159,7 @@ size_t interleaved_group_bytes(DType type, int64_t n) {
   if (type == DType::Q4_K) return static_cast<size_t>(n / kQK_K) * kQ4KGroupBytes;
   const Format f = format_of(type);
   const int64_t nb = n / kQK, tiles = (nb + kTileBlocks - 1) / kTileBlocks;
-  return static_cast<size_t>(tiles) * kScaleBytes + static_cast<size_t>(nb) * f.area();
+  return static_cast<size_t>(tiles) * f.header() + static_cast<size_t>(nb) * f.area();
 }
 
 size_t interleaved_bytes(DType type, int64_t rows, int64_t n) {
@@ -168,12 +178,14 @@ void interleave_group(DType type, const uint8_t* src, int64_t rows, int64_t n, i
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t* block = row + static_cast<size_t>(b) * f.block_bytes;
       uint8_t* tile = dst + tile_offset(f, b / kTileBlocks);
-      std::memcpy(tile + 2 * (kTileBlocks * r + b % kTileBlocks), block, 2);
+      const size_t entry = 2 * static_cast<size_t>(kTileBlocks * r + b % kTileBlocks);
+      std::memcpy(tile + entry, block, 2);
+      if (f.has_min) std::memcpy(tile + kScaleBytes + entry, block + 2, 2);
       uint8_t* area = tile + block_in_tile_offset(f, b % kTileBlocks);
       for (size_t c = 0; c < f.code_bytes; c += 16) copy16(block + f.codes_at + c, area + code_offset(r, c), f.code_xor);
-      if (f.high_bits) {
-        std::memcpy(area + low_mask_offset(r), block + 2, 2);  // little-endian halves of the word
-        std::memcpy(area + high_mask_offset(r), block + 4, 2);
+      if (f.high_bits()) {
+        std::memcpy(area + low_mask_offset(r), block + f.qh_at, 2);  // little-endian halves of the word
+        std::memcpy(area + high_mask_offset(r), block + f.qh_at + 2, 2);
       }
     }
   }
@@ -188,12 +200,14 @@ void deinterleave_row(DType type, const uint8_t* interleaved, int64_t n, int64_t
   for (int64_t b = 0; b < nb; ++b) {
     uint8_t* block = dst + static_cast<size_t>(b) * f.block_bytes;
     const uint8_t* tile = group + tile_offset(f, b / kTileBlocks);
-    std::memcpy(block, tile + 2 * (kTileBlocks * rg + b % kTileBlocks), 2);
+    const size_t entry = 2 * static_cast<size_t>(kTileBlocks * rg + b % kTileBlocks);
+    std::memcpy(block, tile + entry, 2);
+    if (f.has_min) std::memcpy(block + 2, tile + kScaleBytes + entry, 2);
     const uint8_t* area = tile + block_in_tile_offset(f, b % kTileBlocks);
     for (size_t c = 0; c < f.code_bytes; c += 16) copy16(area + code_offset(rg, c), block + f.codes_at + c, f.code_xor);
-    if (f.high_bits) {
-      std::memcpy(block + 2, area + low_mask_offset(rg), 2);
-      std::memcpy(block + 4, area + high_mask_offset(rg), 2);
+    if (f.high_bits()) {
+      std::memcpy(block + f.qh_at, area + low_mask_offset(rg), 2);
+      std::memcpy(block + f.qh_at + 2, area + high_mask_offset(rg), 2);
     }
   }
 }

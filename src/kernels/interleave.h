@@ -6,14 +6,15 @@
 // Rows are taken in groups of kInterleaveRows (the last group padded with zero rows). A
 // group's blocks are taken in tiles of up to four blocks; a tile is
 //   16 F16 scales, entry 4·r + j = scale of block j of row r (zero for missing blocks/rows),
+//   (Q4_1, Q5_1: then their 16 F16 minimums, in the same order,)
 //   then per block j of the tile, the codes of the four rows:
-//     Q4_0: 64 bytes, bytes 16r..16r+15 = row r's packed nibbles (as in the file);
-//     Q5_0: the same 64 bytes, then the 5th bits as 16-bit masks: 8 bytes for elements 0-15
-//           of rows 0..3, 8 bytes for elements 16-31 (each a vector mask for its nibbles);
+//     Q4_0, Q4_1: 64 bytes, bytes 16r..16r+15 = row r's packed nibbles (as in the file);
+//     Q5_0, Q5_1: the same 64 bytes, then the 5th bits as 16-bit masks: 8 bytes for elements
+//           0-15 of rows 0..3, 8 bytes for elements 16-31 (each a vector mask for its nibbles);
 //     Q8_0: 128 bytes, bytes 16r..16r+15 = row r's codes 0..15 and 64+16r.. = codes 16..31,
 //           each biased by 128 (stored unsigned, as vpdpbusd multiplies unsigned bytes).
 // A group of full rows takes exactly the bytes of its four rows in the file when the row's
-// block count is a multiple of four (more otherwise: the tail tile's 32 scale bytes).
+// block count is a multiple of four (more otherwise: the tail tile's 32 scale bytes, 64 with minimums).
 //
 // F32, F16 and BF16 rows (n a multiple of kFloatBlockElems) are laid out per 64 elements: the
 // 64 elements of row 0, then of rows 1, 2, 3 (exactly the file's bytes of the four rows), so
@@ -41,7 +42,7 @@ struct TensorView;
 constexpr int64_t kInterleaveRows = 4;
 constexpr int64_t kFloatBlockElems = 64;  // elements of a float row per piece of the layout
 
-// Whether rows of n elements of `type` have an interleaved layout (Q4_0, Q5_0, Q8_0, Q4_K;
+// Whether rows of n elements of `type` have an interleaved layout (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K;
 // F32, F16, BF16 when n is a multiple of kFloatBlockElems).
 bool interleave_supported(DType type, int64_t n);
 // Whether decode with `isa` has a kernel for that interleaved layout: only then is

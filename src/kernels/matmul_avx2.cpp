@@ -111,16 +111,27 @@ __m256i dot_pair(const NibblePair& q, __m256i a_lo, __m256i a_hi) {
                            _mm256_set1_epi16(1));
 }
 
-// Per format: integer sums of block `codes` for rows 0,1 (pair 0) or 2,3 (pair 1).
+// Per format: integer sums of block `codes` for rows 0,1 (pair 0) or 2,3 (pair 1); the tile
+// header's bytes (16 F16 scales, then for kMin formats 16 F16 minimums); the offset: w =
+// scale·code + kOffset·scale, or (kMin) + kOffset·minimum.
 struct X4Q4_0 {
   static constexpr int kRowBytes = 16;
+  static constexpr int kHeader = 32;
+  static constexpr bool kMin = false;
   static constexpr float kOffset = -8.f;
   static __m256i dot(const uint8_t* codes, int pair, __m256i a_lo, __m256i a_hi) {
     return dot_pair(nibbles_of_pair(codes, pair), a_lo, a_hi);
   }
 };
+struct X4Q4_1 : X4Q4_0 {
+  static constexpr int kHeader = 64;
+  static constexpr bool kMin = true;
+  static constexpr float kOffset = 1.f;
+};
 struct X4Q5_0 {
   static constexpr int kRowBytes = 20;
+  static constexpr int kHeader = 32;
+  static constexpr bool kMin = false;
   static constexpr float kOffset = -16.f;
   static __m256i dot(const uint8_t* codes, int pair, __m256i a_lo, __m256i a_hi) {
     NibblePair q = nibbles_of_pair(codes, pair);
@@ -130,8 +141,15 @@ struct X4Q5_0 {
     return dot_pair(q, a_lo, a_hi);
   }
 };
+struct X4Q5_1 : X4Q5_0 {
+  static constexpr int kHeader = 64;
+  static constexpr bool kMin = true;
+  static constexpr float kOffset = 1.f;
+};
 struct X4Q8_0 {  // stored biased by 128: back to signed for maddubs (which would saturate)
   static constexpr int kRowBytes = 32;
+  static constexpr int kHeader = 32;
+  static constexpr bool kMin = false;
   static constexpr float kOffset = 0.f;
   static __m256i dot(const uint8_t* codes, int pair, __m256i a_lo, __m256i a_hi) {
     const __m256i bias = _mm256_set1_epi8(-128);
@@ -150,13 +168,14 @@ template <class X, int kCnt>
   const __m256 adv = _mm256_set_m128(d4, d4);
   const __m256 dw[2] = {_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g))),
                         _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g + 16)))};
-  if constexpr (X::kOffset != 0.f) {
+  if constexpr (X::kOffset != 0.f) {  // the offsets (scales or minimums) against d_act·Σa per block
     const __m256 dsv = _mm256_set_m128(ds4, ds4);
-    corr[0] = _mm256_fmadd_ps(dw[0], dsv, corr[0]);
-    corr[1] = _mm256_fmadd_ps(dw[1], dsv, corr[1]);
+    const uint8_t* off = X::kMin ? g + 32 : g;
+    corr[0] = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(off))), dsv, corr[0]);
+    corr[1] = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(off + 16))), dsv, corr[1]);
   }
   const __m256 sc[2] = {_mm256_mul_ps(dw[0], adv), _mm256_mul_ps(dw[1], adv)};
-  const uint8_t* codes = g + 32;
+  const uint8_t* codes = g + X::kHeader;
 #pragma GCC unroll 4
   for (int j = 0; j < kCnt; ++j) {
     const __m256i a_lo = bcast16(ab + 32 * j), a_hi = bcast16(ab + 32 * j + 16);
@@ -171,7 +190,7 @@ template <class X, int kCnt>
 
 template <class X>
 [[gnu::always_inline]] inline void dot_x4_avx2(const uint8_t* g, int n_rows, const ActRow& act, int64_t n, float* y) {
-  constexpr int64_t kTileBytes = 32 + 4 * 4 * X::kRowBytes;
+  constexpr int64_t kTileBytes = X::kHeader + 4 * 4 * X::kRowBytes;
   const QuantRow& a = act.q;
   const int64_t nb = n / 32, full = nb / 4 * 4;
   __m256 acc[2][2] = {{_mm256_setzero_ps(), _mm256_setzero_ps()}, {_mm256_setzero_ps(), _mm256_setzero_ps()}};
@@ -1122,6 +1141,8 @@ constexpr IsaKernels make_table() {
   k.vec_dot_x4_run[static_cast<int>(WSlot::Q8_0)] = x4_run<dot_x4_avx2<X4Q8_0>>;
   k.vec_dot_x4_run[static_cast<int>(WSlot::Q4_0)] = x4_run<dot_x4_avx2<X4Q4_0>>;
   k.vec_dot_x4_run[static_cast<int>(WSlot::Q5_0)] = x4_run<dot_x4_avx2<X4Q5_0>>;
+  k.vec_dot_x4_run[static_cast<int>(WSlot::Q4_1)] = x4_run<dot_x4_avx2<X4Q4_1>>;
+  k.vec_dot_x4_run[static_cast<int>(WSlot::Q5_1)] = x4_run<dot_x4_avx2<X4Q5_1>>;
   k.vec_dot_x4_run[static_cast<int>(WSlot::Q4_K)] = x4_run<dot_x4_q4k_avx2>;
   k.vec_dot_x4_run[static_cast<int>(WSlot::F32)] = x4_run<dot_x4_float<load8_f32, 4>>;
   k.vec_dot_x4_run[static_cast<int>(WSlot::F16)] = x4_run<dot_x4_float<load8_f16, 2>>;
