@@ -86,7 +86,7 @@ double activation_error_bound(const TensorView& w, int64_t row, const float* x) 
   return bound + 1e-5 * magnitude + 1e-6;
 }
 
-const DType kTypes[] = {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q4_K, DType::F16, DType::BF16, DType::F32};
+const DType kTypes[] = {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q4_K, DType::Q5_K, DType::F16, DType::BF16, DType::F32};
 // The unit the layout takes rows in: a block, or kFloatBlockElems elements of a float row.
 int64_t block_elems(DType t) { return is_float_type(t) ? kFloatBlockElems : dtype_info(t).block_elems; }
 // Row counts around the group of four; block counts around the tile of four.
@@ -108,6 +108,7 @@ TEST(Interleave, SizesFollowTheLayout) {
   }
   // Q4_K: 4 rows × 144 bytes per super-block, plus 16 bytes of unpacked scales and mins.
   EXPECT_EQ(interleaved_group_bytes(DType::Q4_K, 512), 2 * (4 * row_bytes(DType::Q4_K, 256) + 16));
+  EXPECT_EQ(interleaved_group_bytes(DType::Q5_K, 512), 2 * (4 * row_bytes(DType::Q5_K, 256) + 16));  // + the 5th bits, as many
   // Floats: the four rows' bytes exactly, for rows of a multiple of 64 elements only.
   EXPECT_EQ(interleaved_group_bytes(DType::F16, 896), 4 * row_bytes(DType::F16, 896));
   EXPECT_EQ(interleaved_group_bytes(DType::F32, 128), 4 * row_bytes(DType::F32, 128));
@@ -187,7 +188,7 @@ TEST(Interleave, DecodeMatchesFileLayoutKernels) {
     for (DType t : kTypes) {
       for (int64_t rows : kRows) {
         for (int64_t nb : {1, 3, 4, 5, 9, 28, 152}) {
-          if ((t == DType::Q4_K && nb > 19) || (is_float_type(t) && nb > 76)) continue;
+          if (((t == DType::Q4_K || t == DType::Q5_K) && nb > 19) || (is_float_type(t) && nb > 76)) continue;
           const int64_t n = block_elems(t) * nb;
           Matrix m = make_matrix(rng, t, rows, n);
           for (int64_t tokens : {1, 3}) {
@@ -203,7 +204,7 @@ TEST(Interleave, DecodeMatchesFileLayoutKernels) {
               // Only AVX-512 has file-row four-row kernels; float rows over 2 KB take one with another
               // float order on the file's rows.
               const bool long_float = is_float_type(t) && m.plain.row_stride() > 2048;
-              if (t == DType::Q4_K || isa != Isa::Avx512 || long_float) {
+              if (t == DType::Q4_K || t == DType::Q5_K || isa != Isa::Avx512 || long_float) {
                 ASSERT_NEAR(a[i], b[i], 1e-5 * bound * 127.0 * 2.0 + 1e-6);  // float order only
               } else {
                 ASSERT_EQ(a[i], b[i]) << isa_name(isa) << " " << dtype_name(t) << " rows " << rows << " n " << n
@@ -250,7 +251,7 @@ void gen_model(const std::string& type, const std::string& path) {
 // F32, whose long rows take a kernel with another float order on the file's rows).
 TEST(Interleave, ModelLogitsUnchanged) {
   TempDir tmp;
-  for (const char* type : {"Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q4_K_M", "F16", "F32", "Q6_K"}) {
+  for (const char* type : {"Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q4_K_M", "Q5_K_M", "F16", "F32", "Q6_K"}) {
     const std::string path = tmp.file(std::string("tiny-") + type + ".gguf");
     gen_model(type, path);
     auto plain = Model::load(path);

@@ -1,6 +1,7 @@
 #include "kernels/interleave.h"
 
 #include <cstring>
+#include <type_traits>
 
 #include "core/quant_blocks.h"
 #include "core/tensor.h"
@@ -60,19 +61,29 @@ void copy16(const uint8_t* src, uint8_t* dst, uint8_t x) {
 size_t tile_offset(const Format& f, int64_t t) { return static_cast<size_t>(t) * (f.header() + kTileBlocks * f.area()); }
 size_t block_in_tile_offset(const Format& f, int64_t j) { return f.header() + static_cast<size_t>(j) * f.area(); }
 
-// ---- Q4_K: one super-block of the four rows per kQ4KGroupBytes --------------------------
+// ---- Q4_K / Q5_K: one super-block of the four rows per kQ4KGroupBytes (Q5_K: kQ5KGroupBytes)
 // d[4] F16, dmin[4] F16, then the unpacked 6-bit scales and mins as bytes in the order
 // [half h][row r][sub-block 4h..4h+3] (16 + 16 bytes each), then per 64-element group g two
-// code vectors: row r's qs[32g..32g+16) in lane r, then qs[32g+16..32g+32).
+// code vectors: row r's qs[32g..32g+16) in lane r, then qs[32g+16..32g+32). Q5_K then has its
+// 5th bits: per row pair p and half h of qh, 32 bytes: row 2p's qh[16h..16h+16), then row
+// 2p+1's (the lanes of the pair's code vectors; bit 2g / 2g+1 of a byte: group g's low /
+// high nibble of the same byte of qs).
 constexpr size_t kQ4KScalesAt = 16, kQ4KMinsAt = 48, kQ4KCodesAt = 80;
 constexpr size_t kQ4KGroupBytes = kQ4KCodesAt + kInterleaveRows * kQK_K / 2;
+constexpr size_t kQ5KHighAt = kQ4KGroupBytes;
+constexpr size_t kQ5KGroupBytes = kQ5KHighAt + kInterleaveRows * kQK_K / 8;
 
 size_t q4k_scale_index(int64_t r, int j) { return static_cast<size_t>((j / 4) * 16 + r * 4 + j % 4); }
 size_t q4k_code_offset(int64_t r, int g, int half) {
   return kQ4KCodesAt + static_cast<size_t>(g) * 128 + static_cast<size_t>(half) * 64 + static_cast<size_t>(r) * 16;
 }
+size_t q5k_high_offset(int64_t r, int half) {
+  return kQ5KHighAt + static_cast<size_t>(r / 2) * 64 + static_cast<size_t>(half) * 32 + static_cast<size_t>(r % 2) * 16;
+}
 
-void interleave_q4k_block(const BlockQ4_K& b, int64_t r, uint8_t* dst) {
+// Block is BlockQ4_K or BlockQ5_K (the same fields, Q5_K with qh).
+template <class Block>
+void interleave_kx_block(const Block& b, int64_t r, uint8_t* dst) {
   std::memcpy(dst + 2 * r, &b.d, 2);
   std::memcpy(dst + 8 + 2 * r, &b.dmin, 2);
   for (int j = 0; j < 8; ++j) get_scale_min_k4(j, b.scales, dst + kQ4KScalesAt + q4k_scale_index(r, j),
@@ -80,9 +91,13 @@ void interleave_q4k_block(const BlockQ4_K& b, int64_t r, uint8_t* dst) {
   for (int g = 0; g < 4; ++g) {
     for (int half = 0; half < 2; ++half) std::memcpy(dst + q4k_code_offset(r, g, half), b.qs + 32 * g + 16 * half, 16);
   }
+  if constexpr (std::is_same_v<Block, BlockQ5_K>) {
+    for (int half = 0; half < 2; ++half) std::memcpy(dst + q5k_high_offset(r, half), b.qh + 16 * half, 16);
+  }
 }
 
-void deinterleave_q4k_block(const uint8_t* src, int64_t r, BlockQ4_K& b) {
+template <class Block>
+void deinterleave_kx_block(const uint8_t* src, int64_t r, Block& b) {
   std::memcpy(&b.d, src + 2 * r, 2);
   std::memcpy(&b.dmin, src + 8 + 2 * r, 2);
   std::memset(b.scales, 0, sizeof b.scales);
@@ -92,27 +107,37 @@ void deinterleave_q4k_block(const uint8_t* src, int64_t r, BlockQ4_K& b) {
   for (int g = 0; g < 4; ++g) {
     for (int half = 0; half < 2; ++half) std::memcpy(b.qs + 32 * g + 16 * half, src + q4k_code_offset(r, g, half), 16);
   }
+  if constexpr (std::is_same_v<Block, BlockQ5_K>) {
+    for (int half = 0; half < 2; ++half) std::memcpy(b.qh + 16 * half, src + q5k_high_offset(r, half), 16);
+  }
 }
 
-void interleave_group_q4k(const uint8_t* src, int64_t rows, int64_t n, int64_t g, uint8_t* dst) {
+template <class Block>
+constexpr size_t kx_group_bytes() { return std::is_same_v<Block, BlockQ5_K> ? kQ5KGroupBytes : kQ4KGroupBytes; }
+
+template <class Block>
+void interleave_group_kx(const uint8_t* src, int64_t rows, int64_t n, int64_t g, uint8_t* dst) {
   const int64_t nsb = n / kQK_K;
-  std::memset(dst, 0, static_cast<size_t>(nsb) * kQ4KGroupBytes);
+  constexpr size_t kGroup = kx_group_bytes<Block>();
+  std::memset(dst, 0, static_cast<size_t>(nsb) * kGroup);
   for (int64_t r = 0; r < kInterleaveRows && g * kInterleaveRows + r < rows; ++r) {
-    const auto* row = reinterpret_cast<const BlockQ4_K*>(src) + (g * kInterleaveRows + r) * nsb;
+    const auto* row = reinterpret_cast<const Block*>(src) + (g * kInterleaveRows + r) * nsb;
     for (int64_t i = 0; i < nsb; ++i) {
-      BlockQ4_K b;
+      Block b;
       std::memcpy(&b, row + i, sizeof b);
-      interleave_q4k_block(b, r, dst + static_cast<size_t>(i) * kQ4KGroupBytes);
+      interleave_kx_block(b, r, dst + static_cast<size_t>(i) * kGroup);
     }
   }
 }
 
-void deinterleave_row_q4k(const uint8_t* interleaved, int64_t n, int64_t r, uint8_t* dst) {
+template <class Block>
+void deinterleave_row_kx(const uint8_t* interleaved, int64_t n, int64_t r, uint8_t* dst) {
   const int64_t nsb = n / kQK_K;
-  const uint8_t* group = interleaved + static_cast<size_t>(r / kInterleaveRows * nsb) * kQ4KGroupBytes;
+  constexpr size_t kGroup = kx_group_bytes<Block>();
+  const uint8_t* group = interleaved + static_cast<size_t>(r / kInterleaveRows * nsb) * kGroup;
   for (int64_t i = 0; i < nsb; ++i) {
-    BlockQ4_K b;
-    deinterleave_q4k_block(group + static_cast<size_t>(i) * kQ4KGroupBytes, r % kInterleaveRows, b);
+    Block b;
+    deinterleave_kx_block(group + static_cast<size_t>(i) * kGroup, r % kInterleaveRows, b);
     std::memcpy(dst + static_cast<size_t>(i) * sizeof b, &b, sizeof b);
   }
 }
@@ -144,7 +169,7 @@ void deinterleave_row_float(DType type, const uint8_t* interleaved, int64_t n, i
 bool interleave_supported(DType type, int64_t n) {
   if (is_float_type(type)) return n > 0 && n % kFloatBlockElems == 0;
   return type == DType::Q4_0 || type == DType::Q4_1 || type == DType::Q5_0 || type == DType::Q5_1 || type == DType::Q8_0 ||
-         type == DType::Q4_K;
+         type == DType::Q4_K || type == DType::Q5_K;
 }
 
 bool interleave_preferred(DType type, int64_t n, Isa isa) {
@@ -157,6 +182,7 @@ bool interleave_preferred(DType type, int64_t n, Isa isa) {
 size_t interleaved_group_bytes(DType type, int64_t n) {
   if (is_float_type(type)) return static_cast<size_t>(kInterleaveRows * n) * dtype_info(type).block_bytes;
   if (type == DType::Q4_K) return static_cast<size_t>(n / kQK_K) * kQ4KGroupBytes;
+  if (type == DType::Q5_K) return static_cast<size_t>(n / kQK_K) * kQ5KGroupBytes;
   const Format f = format_of(type);
   const int64_t nb = n / kQK, tiles = (nb + kTileBlocks - 1) / kTileBlocks;
   return static_cast<size_t>(tiles) * f.header() + static_cast<size_t>(nb) * f.area();
@@ -168,7 +194,8 @@ size_t interleaved_bytes(DType type, int64_t rows, int64_t n) {
 
 void interleave_group(DType type, const uint8_t* src, int64_t rows, int64_t n, int64_t g, uint8_t* dst) {
   if (is_float_type(type)) return interleave_group_float(type, src, rows, n, g, dst);
-  if (type == DType::Q4_K) return interleave_group_q4k(src, rows, n, g, dst);
+  if (type == DType::Q4_K) return interleave_group_kx<BlockQ4_K>(src, rows, n, g, dst);
+  if (type == DType::Q5_K) return interleave_group_kx<BlockQ5_K>(src, rows, n, g, dst);
   const Format f = format_of(type);
   const int64_t nb = n / kQK;
   const size_t row_size = static_cast<size_t>(nb) * f.block_bytes;
@@ -193,7 +220,8 @@ void interleave_group(DType type, const uint8_t* src, int64_t rows, int64_t n, i
 
 void deinterleave_row(DType type, const uint8_t* interleaved, int64_t n, int64_t r, uint8_t* dst) {
   if (is_float_type(type)) return deinterleave_row_float(type, interleaved, n, r, dst);
-  if (type == DType::Q4_K) return deinterleave_row_q4k(interleaved, n, r, dst);
+  if (type == DType::Q4_K) return deinterleave_row_kx<BlockQ4_K>(interleaved, n, r, dst);
+  if (type == DType::Q5_K) return deinterleave_row_kx<BlockQ5_K>(interleaved, n, r, dst);
   const Format f = format_of(type);
   const int64_t nb = n / kQK, rg = r % kInterleaveRows;
   const uint8_t* group = interleaved + static_cast<size_t>(r / kInterleaveRows) * interleaved_group_bytes(type, n);

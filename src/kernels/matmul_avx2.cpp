@@ -212,10 +212,23 @@ template <class X>
                   _mm256_fmadd_ps(corr[1], off, _mm256_add_ps(acc[1][0], acc[1][1])), n_rows, y);
 }
 
-// Q4_K (layout in kernels/interleave.h): scales and mins of each half super-block in
-// lane-per-row order, codes of each 64-element group as [rows 0,1 | rows 2,3] × two halves.
-[[gnu::always_inline]] inline void dot_x4_q4k_avx2(const uint8_t* g, int n_rows, const ActRow& act, int64_t n, float* y) {
-  constexpr int64_t kGroupBytes = 80 + 512;
+// The 5th bits of a Q5_K code vector as 0x10 bytes: bit `bit` of each byte of h (the qh bytes
+// in the code vector's lanes, kernels/interleave.h), moved to bit 4 by a 16-bit shift (the
+// bits shifted in from the neighbouring byte land outside bit 4).
+template <int kBit>
+__m256i fifth_bits(__m256i h) {
+  const __m256i moved = kBit <= 4 ? _mm256_slli_epi16(h, 4 - kBit) : _mm256_srli_epi16(h, kBit - 4);
+  return _mm256_and_si256(moved, _mm256_set1_epi8(0x10));
+}
+
+// Q4_K / Q5_K (layout in kernels/interleave.h): scales and mins of each half super-block in
+// lane-per-row order, codes of each 64-element group as [rows 0,1 | rows 2,3] × two halves;
+// Q5_K's 5th bits after them in the same lanes, so each code vector gets its own with a shift
+// and a mask (bit 2k: group k's low nibbles, 2k + 1: its high nibbles). Codes ≤ 31 keep
+// dot_u8's pair sums in 16 bits (31·127·2).
+template <bool kFive>
+[[gnu::always_inline]] inline void dot_x4_kx_avx2(const uint8_t* g, int n_rows, const ActRow& act, int64_t n, float* y) {
+  constexpr int64_t kGroupBytes = 80 + 512 + (kFive ? 128 : 0);
   const QuantRow& a = act.q;
   const __m256i m4 = _mm256_set1_epi8(0x0F);
   __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()}, corr[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
@@ -239,22 +252,31 @@ template <class X>
     }
     const uint8_t* codes = g + 80;
     const int8_t* aq = a.qs + 256 * i;
-    auto group = [&](int k, int p, __m256 sc_lo, __m256 sc_hi) {
-      const __m256i x0 = load256(codes + 128 * k + 32 * p), x1 = load256(codes + 128 * k + 64 + 32 * p);
-      const int8_t* ak = aq + 64 * k;
-      const __m256i lo = _mm256_add_epi32(dot_u8(_mm256_and_si256(x0, m4), bcast16(ak)),
-                                          dot_u8(_mm256_and_si256(x1, m4), bcast16(ak + 16)));
-      const __m256i hi = _mm256_add_epi32(dot_u8(_mm256_and_si256(_mm256_srli_epi16(x0, 4), m4), bcast16(ak + 32)),
-                                          dot_u8(_mm256_and_si256(_mm256_srli_epi16(x1, 4), m4), bcast16(ak + 48)));
+    auto group = [&]<int K>(std::integral_constant<int, K>, int p, __m256i h0, __m256i h1, __m256 sc_lo, __m256 sc_hi) {
+      const __m256i x0 = load256(codes + 128 * K + 32 * p), x1 = load256(codes + 128 * K + 64 + 32 * p);
+      __m256i q0 = _mm256_and_si256(x0, m4), q1 = _mm256_and_si256(x1, m4);
+      __m256i q2 = _mm256_and_si256(_mm256_srli_epi16(x0, 4), m4), q3 = _mm256_and_si256(_mm256_srli_epi16(x1, 4), m4);
+      if constexpr (kFive) {
+        q0 = _mm256_or_si256(q0, fifth_bits<2 * K>(h0));
+        q1 = _mm256_or_si256(q1, fifth_bits<2 * K>(h1));
+        q2 = _mm256_or_si256(q2, fifth_bits<2 * K + 1>(h0));
+        q3 = _mm256_or_si256(q3, fifth_bits<2 * K + 1>(h1));
+      }
+      const int8_t* ak = aq + 64 * K;
+      const __m256i lo = _mm256_add_epi32(dot_u8(q0, bcast16(ak)), dot_u8(q1, bcast16(ak + 16)));
+      const __m256i hi = _mm256_add_epi32(dot_u8(q2, bcast16(ak + 32)), dot_u8(q3, bcast16(ak + 48)));
       acc[p] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lo), sc_lo, acc[p]);
       acc[p] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(hi), sc_hi, acc[p]);
     };
 #pragma GCC unroll 2
     for (int p = 0; p < 2; ++p) {
-      group(0, p, _mm256_permute_ps(scale[0][p], 0x00), _mm256_permute_ps(scale[0][p], 0x55));
-      group(1, p, _mm256_permute_ps(scale[0][p], 0xAA), _mm256_permute_ps(scale[0][p], 0xFF));
-      group(2, p, _mm256_permute_ps(scale[1][p], 0x00), _mm256_permute_ps(scale[1][p], 0x55));
-      group(3, p, _mm256_permute_ps(scale[1][p], 0xAA), _mm256_permute_ps(scale[1][p], 0xFF));
+      // The pair's 5th bits: qh bytes 0-15 (h0) and 16-31 (h1) of its two rows.
+      const __m256i h0 = kFive ? load256(g + 592 + 64 * p) : _mm256_setzero_si256();
+      const __m256i h1 = kFive ? load256(g + 592 + 64 * p + 32) : _mm256_setzero_si256();
+      group(std::integral_constant<int, 0>{}, p, h0, h1, _mm256_permute_ps(scale[0][p], 0x00), _mm256_permute_ps(scale[0][p], 0x55));
+      group(std::integral_constant<int, 1>{}, p, h0, h1, _mm256_permute_ps(scale[0][p], 0xAA), _mm256_permute_ps(scale[0][p], 0xFF));
+      group(std::integral_constant<int, 2>{}, p, h0, h1, _mm256_permute_ps(scale[1][p], 0x00), _mm256_permute_ps(scale[1][p], 0x55));
+      group(std::integral_constant<int, 3>{}, p, h0, h1, _mm256_permute_ps(scale[1][p], 0xAA), _mm256_permute_ps(scale[1][p], 0xFF));
     }
   }
   store_pair_sums(_mm256_sub_ps(acc[0], corr[0]), _mm256_sub_ps(acc[1], corr[1]), n_rows, y);
@@ -1143,7 +1165,8 @@ constexpr IsaKernels make_table() {
   k.vec_dot_x4_run[static_cast<int>(WSlot::Q5_0)] = x4_run<dot_x4_avx2<X4Q5_0>>;
   k.vec_dot_x4_run[static_cast<int>(WSlot::Q4_1)] = x4_run<dot_x4_avx2<X4Q4_1>>;
   k.vec_dot_x4_run[static_cast<int>(WSlot::Q5_1)] = x4_run<dot_x4_avx2<X4Q5_1>>;
-  k.vec_dot_x4_run[static_cast<int>(WSlot::Q4_K)] = x4_run<dot_x4_q4k_avx2>;
+  k.vec_dot_x4_run[static_cast<int>(WSlot::Q4_K)] = x4_run<dot_x4_kx_avx2<false>>;
+  k.vec_dot_x4_run[static_cast<int>(WSlot::Q5_K)] = x4_run<dot_x4_kx_avx2<true>>;
   k.vec_dot_x4_run[static_cast<int>(WSlot::F32)] = x4_run<dot_x4_float<load8_f32, 4>>;
   k.vec_dot_x4_run[static_cast<int>(WSlot::F16)] = x4_run<dot_x4_float<load8_f16, 2>>;
   k.vec_dot_x4_run[static_cast<int>(WSlot::BF16)] = x4_run<dot_x4_float<load8_bf16, 2>>;
