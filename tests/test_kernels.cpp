@@ -231,6 +231,36 @@ TEST(MatmulMulti, SameAsSeparateCalls) {
   }
 }
 
+// The rows of w (bytes and their dequantized values set) against activations of ±1, which all
+// quantize to ±127 (7 tokens: all +1, all −1, alternating): on every ISA and path the result
+// must match the exact product of the dequantized weights to float rounding. The extreme-code
+// tests below build rows whose integer partial sums reach the largest magnitudes the kernels allow.
+void expect_exact_against_unit_activations(Weights& w, DType type, int64_t rows, int64_t cols, ThreadPool& pool) {
+  const int64_t T = 7;
+  w.view.name = "w";
+  w.view.type = type;
+  w.view.ne = {cols, rows, 1, 1};
+  w.view.n_dims = 2;
+  w.view.data = w.bytes.data();
+  w.view.nbytes = w.bytes.size();
+  std::vector<float> x(static_cast<size_t>(T * cols));
+  for (int64_t t = 0; t < T; ++t) {
+    for (int64_t i = 0; i < cols; ++i) x[t * cols + i] = t % 3 == 0 ? 1.f : t % 3 == 1 ? -1.f : (i % 2 ? 1.f : -1.f);
+  }
+  std::vector<float> ref(static_cast<size_t>(rows * T)), y(ref.size());
+  matmul_reference(w.view, x.data(), T, ref.data());
+  for (Isa isa : isas_here()) {
+    for (MatmulPath path : {MatmulPath::VecDot, MatmulPath::Gemm}) {
+      std::fill(y.begin(), y.end(), std::nanf(""));
+      matmul(w.view, x.data(), T, y.data(), pool, {isa, path});
+      for (size_t i = 0; i < ref.size(); ++i) {
+        ASSERT_NEAR(y[i], ref[i], 1e-5 * (std::fabs(ref[i]) + static_cast<double>(cols)))
+            << describe(type, isa, path, rows, cols, T) << " output " << i;
+      }
+    }
+  }
+}
+
 // Q4_0, Q5_0 and Q5_1 at the edges of the integer sums: rows whose codes are all 0 or all
 // but one the largest, against activations of ±1 (all quantized to ±127), so every 16-bit
 // partial sum of the tile kernels reaches its largest magnitude (16·m·127 where the AVX2
@@ -241,7 +271,7 @@ TEST(MatmulMulti, SameAsSeparateCalls) {
 // of the dequantized weights to float rounding on every ISA and path.
 TEST(KernelLegacyQuants, ExtremeCodesAndActivationsStayExact) {
   ThreadPool pool(2);
-  const int64_t cols = 96, T = 7;
+  const int64_t cols = 96;
   for (const auto& [type, m] : {std::pair{DType::Q4_0, 8.f}, std::pair{DType::Q5_0, 16.f}, std::pair{DType::Q5_1, 16.f}}) {
     const bool offset_type = type == DType::Q5_1;
     const float top = (m - 1) / m;
@@ -268,27 +298,7 @@ TEST(KernelLegacyQuants, ExtremeCodesAndActivationsStayExact) {
     for (size_t i = 0; i < src.size() && !offset_type; ++i) {
       ASSERT_EQ(w.deq[i], src[i]) << dtype_name(type) << " element " << i;  // the codes intended
     }
-    w.view.name = "w";
-    w.view.type = type;
-    w.view.ne = {cols, 4, 1, 1};
-    w.view.n_dims = 2;
-    w.view.data = w.bytes.data();
-    w.view.nbytes = w.bytes.size();
-    std::vector<float> x(static_cast<size_t>(T * cols));
-    for (int64_t t = 0; t < T; ++t) {
-      for (int64_t i = 0; i < cols; ++i) x[t * cols + i] = t % 3 == 0 ? 1.f : t % 3 == 1 ? -1.f : (i % 2 ? 1.f : -1.f);
-    }
-    std::vector<float> ref(static_cast<size_t>(4 * T)), y(ref.size());
-    matmul_reference(w.view, x.data(), T, ref.data());
-    for (Isa isa : isas_here()) {
-      for (MatmulPath path : {MatmulPath::VecDot, MatmulPath::Gemm}) {
-        std::fill(y.begin(), y.end(), std::nanf(""));
-        matmul(w.view, x.data(), T, y.data(), pool, {isa, path});
-        for (size_t i = 0; i < ref.size(); ++i) {
-          ASSERT_NEAR(y[i], ref[i], 1e-5 * cols) << describe(type, isa, path, 4, cols, T) << " output " << i;
-        }
-      }
-    }
+    expect_exact_against_unit_activations(w, type, 4, cols, pool);
   }
 }
 
@@ -300,7 +310,7 @@ TEST(KernelLegacyQuants, ExtremeCodesAndActivationsStayExact) {
 // rounding on every ISA and path.
 TEST(KernelKQuants, Q6KExtremeCodesAndActivationsStayExact) {
   ThreadPool pool(2);
-  const int64_t cols = 512, rows = 6, T = 7;
+  const int64_t cols = 512, rows = 6;
   const int64_t nb = cols / 256;
   Weights w;
   w.bytes.resize(static_cast<size_t>(rows * nb) * sizeof(BlockQ6_K));
@@ -324,27 +334,7 @@ TEST(KernelKQuants, Q6KExtremeCodesAndActivationsStayExact) {
   }
   ASSERT_EQ(w.deq[0], -1.f);           // code 0, scale 1, d = 1/32: the layout intended
   ASSERT_EQ(w.deq[cols], 31.f / 32.f);  // code 63
-  w.view.name = "w";
-  w.view.type = DType::Q6_K;
-  w.view.ne = {cols, rows, 1, 1};
-  w.view.n_dims = 2;
-  w.view.data = w.bytes.data();
-  w.view.nbytes = w.bytes.size();
-  std::vector<float> x(static_cast<size_t>(T * cols));
-  for (int64_t t = 0; t < T; ++t) {
-    for (int64_t i = 0; i < cols; ++i) x[t * cols + i] = t % 3 == 0 ? 1.f : t % 3 == 1 ? -1.f : (i % 2 ? 1.f : -1.f);
-  }
-  std::vector<float> ref(static_cast<size_t>(rows * T)), y(ref.size());
-  matmul_reference(w.view, x.data(), T, ref.data());
-  for (Isa isa : isas_here()) {
-    for (MatmulPath path : {MatmulPath::VecDot, MatmulPath::Gemm}) {
-      std::fill(y.begin(), y.end(), std::nanf(""));
-      matmul(w.view, x.data(), T, y.data(), pool, {isa, path});
-      for (size_t i = 0; i < ref.size(); ++i) {
-        ASSERT_NEAR(y[i], ref[i], 1e-5 * std::fabs(ref[i]) + 1e-3) << describe(DType::Q6_K, isa, path, rows, cols, T) << " output " << i;
-      }
-    }
-  }
+  expect_exact_against_unit_activations(w, DType::Q6_K, rows, cols, pool);
 }
 
 // Every ISA quantizes activations bit-identically (the comparisons above rely on it).

@@ -228,7 +228,8 @@ __m256i fifth_bits(__m256i h) {
 // dot_u8's pair sums in 16 bits (31·127·2).
 template <bool kFive>
 [[gnu::always_inline]] inline void dot_x4_kx_avx2(const uint8_t* g, int n_rows, const ActRow& act, int64_t n, float* y) {
-  constexpr int64_t kGroupBytes = 80 + 512 + (kFive ? 128 : 0);
+  constexpr int64_t kHighAt = 80 + 512;  // Q5_K's 5th bits, after the codes
+  constexpr int64_t kGroupBytes = kHighAt + (kFive ? 128 : 0);
   const QuantRow& a = act.q;
   const __m256i m4 = _mm256_set1_epi8(0x0F);
   __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()}, corr[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
@@ -271,8 +272,8 @@ template <bool kFive>
 #pragma GCC unroll 2
     for (int p = 0; p < 2; ++p) {
       // The pair's 5th bits: qh bytes 0-15 (h0) and 16-31 (h1) of its two rows.
-      const __m256i h0 = kFive ? load256(g + 592 + 64 * p) : _mm256_setzero_si256();
-      const __m256i h1 = kFive ? load256(g + 592 + 64 * p + 32) : _mm256_setzero_si256();
+      const __m256i h0 = kFive ? load256(g + kHighAt + 64 * p) : _mm256_setzero_si256();
+      const __m256i h1 = kFive ? load256(g + kHighAt + 64 * p + 32) : _mm256_setzero_si256();
       group(std::integral_constant<int, 0>{}, p, h0, h1, _mm256_permute_ps(scale[0][p], 0x00), _mm256_permute_ps(scale[0][p], 0x55));
       group(std::integral_constant<int, 1>{}, p, h0, h1, _mm256_permute_ps(scale[0][p], 0xAA), _mm256_permute_ps(scale[0][p], 0xFF));
       group(std::integral_constant<int, 2>{}, p, h0, h1, _mm256_permute_ps(scale[1][p], 0x00), _mm256_permute_ps(scale[1][p], 0x55));
@@ -782,21 +783,20 @@ struct IntMicro {
 };
 
 // Codes whose block adds up in 16 bits over all its steps (4-bit: IntQ4, IntQ4Fold8; Q5_0,
-// Q5_1, Q5_K and Q6_K with −16 or −32 times the scale folded: IntQ5Fold16,
-// IntQ5Fold16Offset, IntQ6Fold32), 4 tokens per call: a
-// block's 8 steps (Q6_K's 16-element block: 4) in one asm statement, the 8 16-bit sums (16 rows × 4 tokens; started from the fold words where the
-// offset is folded) in registers and the float sums in L1, as WideMicro does for the
-// 16-bit formats. IntMicro's 3 tokens in C++ kept 6 float sums in registers beside 6 integer
-// ones and GCC spilled 4 of them per block and copied the integer sums between registers
-// every 3 steps. Fewer tokens (a run's leftover) use IntMicro. Isolated Q4_0 896×4864 /
-// 4864×896, 512 tokens, 2 threads, 14 alternating runs against IntMicro with 3 tokens and
-// the offset FMA: median 215 -> 247 / 228 -> 276 GOPS (12 and 13 of 14 pairs faster); Q5_0
-// (4 steps per 16-bit batch before its offset was folded), 8 runs: 176 -> 222 / 174 -> 258;
-// Q6_K (2-token C++ kernel, 2 steps per batch and the offset FMA before), 4864×896, 4 runs:
-// 188 -> 225 (4 of 4 faster); 0.5B Q4_K_M pp512 (13 of its tensors Q6_K), 4 pairs: mean 322 -> 341 t/s.
-// Q5_1 / Q5_K (2-token C++ kernel, 4 steps per batch before): 896×4864 176 -> 242, 4864×896
-// 183 -> 263 / 181 -> 258 (4 of 4 faster each); 0.5B Q5_K_M (Q5_1 at 896-wide rows) pp512,
-// 4 pairs: mean 205 -> 266 t/s.
+// Q5_1, Q5_K and Q6_K with −16 or −32 times the scale folded: IntQ5Fold16, IntQ5Fold16Offset,
+// IntQ6Fold32), 4 tokens per call: a block's 8 steps (Q6_K's 16-element block: 4) in one asm
+// statement, the 8 16-bit sums (16 rows × 4 tokens; started from the fold words where the
+// offset is folded) in registers and the float sums in L1, as WideMicro does for the 16-bit
+// formats. IntMicro's 3 tokens in C++ kept 6 float sums in registers beside 6 integer ones
+// and GCC spilled 4 of them per block and copied the integer sums between registers every 3
+// steps. Fewer tokens (a run's leftover) use IntMicro. Isolated, 512 tokens, 2 threads,
+// alternating runs against the kernels before, median GOPS:
+//   Q4_0 (IntMicro, 3 tokens, offset FMA), 896×4864 / 4864×896, 14 runs: 215 -> 247 / 228 -> 276;
+//   Q5_0 (4 steps per 16-bit batch before its offset was folded), 8 runs: 176 -> 222 / 174 -> 258;
+//   Q6_K (2 tokens, 2 steps per batch, offset FMA), 4864×896, 4 runs: 188 -> 225
+//     (0.5B Q4_K_M pp512, 13 of its tensors Q6_K, 4 pairs: mean 322 -> 341 t/s);
+//   Q5_1 / Q5_K (2 tokens, 4 steps per batch), 4 runs: Q5_1 176 -> 242 / 183 -> 263, Q5_K
+//     4864×896 181 -> 258 (0.5B Q5_K_M, Q5_1 at 896-wide rows, pp512, 4 pairs: 205 -> 266 t/s).
 template <class F>
 struct Int4Micro {
   template <int N>
