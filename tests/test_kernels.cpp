@@ -48,6 +48,16 @@ struct Weights {
   TensorView view;
 };
 
+// w.view: a rows × cols matrix of `type` over w.bytes.
+void set_matrix_view(Weights& w, DType type, int64_t rows, int64_t cols) {
+  w.view.name = "w";
+  w.view.type = type;
+  w.view.ne = {cols, rows, 1, 1};
+  w.view.n_dims = 2;
+  w.view.data = w.bytes.data();
+  w.view.nbytes = w.bytes.size();
+}
+
 Weights make_weights(std::mt19937_64& rng, DType type, int64_t rows, int64_t cols) {
   Weights w;
   const std::vector<float> src = random_values(rng, rows * cols);
@@ -58,12 +68,7 @@ Weights make_weights(std::mt19937_64& rng, DType type, int64_t rows, int64_t col
     quantize_row(type, src.data() + r * cols, w.bytes.data() + r * rb, cols);
     dequantize_row(type, w.bytes.data() + r * rb, w.deq.data() + r * cols, cols);
   }
-  w.view.name = "w";
-  w.view.type = type;
-  w.view.ne = {cols, rows, 1, 1};
-  w.view.n_dims = 2;
-  w.view.data = w.bytes.data();
-  w.view.nbytes = w.bytes.size();
+  set_matrix_view(w, type, rows, cols);
   return w;
 }
 
@@ -237,12 +242,7 @@ TEST(MatmulMulti, SameAsSeparateCalls) {
 // tests below build rows whose integer partial sums reach the largest magnitudes the kernels allow.
 void expect_exact_against_unit_activations(Weights& w, DType type, int64_t rows, int64_t cols, ThreadPool& pool) {
   const int64_t T = 7;
-  w.view.name = "w";
-  w.view.type = type;
-  w.view.ne = {cols, rows, 1, 1};
-  w.view.n_dims = 2;
-  w.view.data = w.bytes.data();
-  w.view.nbytes = w.bytes.size();
+  set_matrix_view(w, type, rows, cols);
   std::vector<float> x(static_cast<size_t>(T * cols));
   for (int64_t t = 0; t < T; ++t) {
     for (int64_t i = 0; i < cols; ++i) x[t * cols + i] = t % 3 == 0 ? 1.f : t % 3 == 1 ? -1.f : (i % 2 ? 1.f : -1.f);
