@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the unit tests with AddressSanitizer + UndefinedBehaviorSanitizer into build-asan
+# Builds the library and CLI with AddressSanitizer + UndefinedBehaviorSanitizer, and the unit
+# tests (plain, linked with the sanitizer runtime) against them, into build-asan,
 # and runs them (CI entry point), with gcc unless CC/CXX say otherwise.
 #   TRELLIS_TEST_FILTER   gtest filter, e.g. 'Gguf*:Safetensors*' (runs trellis_tests
 #                         directly instead of ctest)
