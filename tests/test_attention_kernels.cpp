@@ -196,14 +196,26 @@ TEST_P(AttentionTypes, EveryIsaAndSplitMatchesReference) {
       }
     }
   }
-  // Prefill-like batches: many queries of one cache at consecutive positions; groups of 1, 2,
-  // 3 run as query tiles of 8, 4, 2 tokens (a leftover token alone: 33 and 35 queries).
+  // Prefill-like batches: many queries of one cache at consecutive positions; in row tiles of
+  // kAttnMaxRows, groups of 1, 2, 3 run as query tiles of 8, 4, 2 tokens (a leftover token
+  // alone: 33 and 35 queries).
   for (int64_t hd : {33, 64}) {
     check_case(make_case(rng, {14, 2, hd}, GetParam(), 150, 23, 1.0f), pool, 1.0f);
     check_case(make_case(rng, {9, 3, hd}, GetParam(), 90, 90, 8.0f), pool, 8.0f);
     check_case(make_case(rng, {9, 3, hd}, GetParam(), 100, 33, 1.0f), pool, 1.0f);
     check_case(make_case(rng, {4, 4, hd}, GetParam(), 70, 37, 8.0f), pool, 8.0f);
     check_case(make_case(rng, {4, 2, hd}, GetParam(), 35, 35, 1.0f), pool, 1.0f);
+  }
+  // Prefill tiles of the AVX2 tile kernel (up to kAttnTileRows = 48 rows: 48 tokens of MHA,
+  // 16 of groups of 3, 6 of 7 or 8, 3 of 16; a group of 48 fills one token's tile alone):
+  // head dims off the 8-lane transposes (7, 100) and on them, tiles whose causal limits span two
+  // cache blocks (MHA), and rows padded up to the lanes.
+  for (int64_t hd : {7, 32, 100, 128}) {
+    check_case(make_case(rng, {2, 2, hd}, GetParam(), 130, 100, 8.0f), pool, 8.0f);
+    check_case(make_case(rng, {14, 2, hd}, GetParam(), 70, 40, 1.0f), pool, 1.0f);
+    check_case(make_case(rng, {16, 2, hd}, GetParam(), 40, 40, 8.0f), pool, 8.0f);
+    check_case(make_case(rng, {32, 2, hd}, GetParam(), 66, 33, 1.0f), pool, 1.0f);
+    check_case(make_case(rng, {48, 1, hd}, GetParam(), 33, 33, 1.0f), pool, 1.0f);
   }
   // Decode at depth: the automatic split into position ranges and their combine.
   check_case(make_case(rng, {14, 2, 64}, GetParam(), 2048, 1, 1.0f), pool, 1.0f);

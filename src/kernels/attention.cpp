@@ -28,6 +28,10 @@ AttnPartialFn kernel_for(Isa isa) {
   return attn_partial_scalar();
 }
 
+// The prefill tile kernel (AttnTileJob), where the ISA has one. AVX-512 has none yet: its
+// prefill runs row tiles of kAttnMaxRows through its partial kernel.
+AttnTileFn tile_kernel_for(Isa isa) { return isa == Isa::Avx2 ? attn_tile_avx2() : nullptr; }
+
 // Positions [p0, p1) of one query, for KV heads [h0, h1) and their row tiles. Normally every
 // head: the heads share the cache rows (kv_dim wide), so an item reads its rows once from
 // memory, sequentially. A decode step too short to split by positions is split by KV head
@@ -37,7 +41,7 @@ struct WorkItem {
   int64_t p0, p1;
   int64_t h0, h1;
   int64_t partial = -1;  // offset of its states in the partial buffer, or -1: writes the output
-  int64_t n_tokens = 1;  // > 1: a query tile, queries [query, query + n_tokens) (run_tile)
+  int64_t n_tokens = 1;  // > 1: a query tile, queries [query, query + n_tokens) (run_rows_tile, run_tile)
 };
 
 // Owned by the calling thread; only grow, so steady-state calls do not allocate.
@@ -79,11 +83,12 @@ int64_t n_splits(int64_t n_pos, int64_t n_queries, const AttentionOptions& opt) 
 }
 
 // Queries per tile in a prefill batch: as many tokens' groups of query rows as fit one kernel
-// call (kAttnMaxRows), so each cache block is read once for them all instead of once per
-// token. 1 (no tiles) for decode-sized batches, forced position splits, or groups too large.
-int64_t query_tile_tokens(const AttentionShape& s, int64_t n_queries, const AttentionOptions& opt) {
+// call (kAttnTileRows with a tile kernel, else kAttnMaxRows), so each cache block is read
+// once for them all instead of once per token. 1 (no tiles) for decode-sized batches, forced
+// position splits, or groups too large.
+int64_t query_tile_tokens(const AttentionShape& s, int64_t n_queries, const AttentionOptions& opt, bool tile_kernel) {
   if (n_queries < kTargetItems || opt.split_len > 0) return 1;
-  return std::max<int64_t>(1, kAttnMaxRows / (s.n_head / s.n_head_kv));
+  return std::max<int64_t>(1, (tile_kernel ? kAttnTileRows : kAttnMaxRows) / (s.n_head / s.n_head_kv));
 }
 
 bool same_cache(const AttentionQuery& a, const AttentionQuery& b) {
@@ -91,14 +96,14 @@ bool same_cache(const AttentionQuery& a, const AttentionQuery& b) {
 }
 
 void plan(std::span<const AttentionQuery> queries, const AttentionShape& s, const AttentionOptions& opt,
-          PlanBuffers& b) {
+          bool tile_kernel, PlanBuffers& b) {
   const int64_t item_floats = s.n_head_kv * tiling(s).n_tiles * tiling(s).state_floats(s.head_dim);
   b.items.clear();
   size_t partial_floats = 0;
   // Last queries first (in a prefill they attend to the most positions, so the pool's tail is
   // short); the position ranges of one query in order, so a thread that runs consecutive
   // items continues where its last one ended (and prefetches across, see run_item).
-  const int64_t tile_tokens = query_tile_tokens(s, static_cast<int64_t>(queries.size()), opt);
+  const int64_t tile_tokens = query_tile_tokens(s, static_cast<int64_t>(queries.size()), opt, tile_kernel);
   for (size_t t = queries.size(); t-- > 0;) {
     const int64_t n_pos = queries[t].n_pos;
     if (n_pos <= 0) continue;
@@ -110,8 +115,15 @@ void plan(std::span<const AttentionQuery> queries, const AttentionShape& s, cons
         ++n;
       }
       t -= static_cast<size_t>(n - 1);
-      if (n > 1) b.items.push_back({static_cast<int64_t>(t), 0, 0, 0, s.n_head_kv, -1, n});
-      else b.items.push_back({static_cast<int64_t>(t), 0, n_pos, 0, s.n_head_kv, -1});
+      // A tile kernel's items take one KV head each: more items for the pool (a tile is most
+      // of a sequence's queries).
+      if (n > 1 && tile_kernel) {
+        for (int64_t h = 0; h < s.n_head_kv; ++h) b.items.push_back({static_cast<int64_t>(t), 0, 0, h, h + 1, -1, n});
+      } else if (n > 1) {
+        b.items.push_back({static_cast<int64_t>(t), 0, 0, 0, s.n_head_kv, -1, n});
+      } else {
+        b.items.push_back({static_cast<int64_t>(t), 0, n_pos, 0, s.n_head_kv, -1});
+      }
       continue;
     }
     const int64_t splits = n_splits(n_pos, static_cast<int64_t>(queries.size()), opt);
@@ -260,6 +272,40 @@ void run_tile(const WorkItem& w, std::span<const AttentionQuery> queries, const 
   }
 }
 
+// A query tile through the ISA's tile kernel: the rows of its tokens that share KV head w.h0,
+// each with its own causal limit.
+void run_rows_tile(const WorkItem& w, std::span<const AttentionQuery> queries, const AttentionShape& s,
+                   AttnTileFn tile_kernel) {
+  const int64_t hd = s.head_dim, group = s.n_head / s.n_head_kv, h = w.h0;
+  const AttentionQuery* tq = queries.data() + w.query;
+  const float* q[kAttnTileRows];
+  float* out[kAttnTileRows];
+  int64_t n_pos[kAttnTileRows];
+  for (int64_t i = 0; i < w.n_tokens; ++i) {
+    for (int64_t g = 0; g < group; ++g) {
+      const int64_t r = i * group + g, head = h * group + g;
+      q[r] = tq[i].q + head * hd;
+      out[r] = tq[i].out + head * hd;
+      n_pos[r] = tq[i].n_pos;
+    }
+  }
+  std::vector<float>& scratch = worker_scratch(attn_tile_scratch_floats(hd));
+  AttnTileJob j;
+  j.q = q;
+  j.n_pos = n_pos;
+  j.out = out;
+  j.n_rows = group * w.n_tokens;
+  const AttnJob c = cache_job(tq[0].kv, s, h, 0, 1);
+  j.k = c.k;
+  j.v = c.v;
+  j.stride = c.stride;
+  j.f16 = c.f16;
+  j.head_dim = hd;
+  j.scale = s.scale;
+  j.scratch = scratch.data();
+  tile_kernel(j);
+}
+
 // For each head: out = Σ_c acc_c·e^(m_c − M) / Σ_c l_c·e^(m_c − M), M = max_c m_c, over the
 // n split items of one query, in position order.
 void combine(const WorkItem* items, int64_t n, const AttentionQuery& q, const AttentionShape& s, const Tiling& tl,
@@ -298,17 +344,19 @@ void attention(std::span<const AttentionQuery> queries, const AttentionShape& s,
   Isa isa = opt.isa.value_or(active_isa());
   if (isa > detected_isa()) isa = detected_isa();
   const AttnPartialFn kernel = kernel_for(isa);
+  const AttnTileFn tile_kernel = tile_kernel_for(isa);
   const Tiling tl = tiling(s);
   for (const AttentionQuery& q : queries) {
     if (q.n_pos <= 0) std::fill(q.out, q.out + s.n_head * s.head_dim, 0.0f);
   }
   PlanBuffers& b = plan_buffers();
-  plan(queries, s, opt, b);
+  plan(queries, s, opt, tile_kernel != nullptr, b);
   const auto n_items = static_cast<int64_t>(b.items.size());
   float* partials = b.partials.data();
   pool.parallel_for(n_items, [&](int64_t i, int) {
     const WorkItem& w = b.items[i];
-    if (w.n_tokens > 1) run_tile(w, queries, s, tl, kernel);
+    if (w.n_tokens > 1 && tile_kernel != nullptr) run_rows_tile(w, queries, s, tile_kernel);
+    else if (w.n_tokens > 1) run_tile(w, queries, s, tl, kernel);
     else run_item(w, queries[w.query], s, tl, kernel, partials);
   });
   for (int64_t i = 0; i < n_items;) {

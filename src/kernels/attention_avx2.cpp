@@ -11,8 +11,12 @@
 // broadcast load, and those, not the FMAs, set the speed — measured slower for every group.)
 // The last chunk of a head_dim that is not a multiple of 8 uses maskload/maskstore (F32) or a
 // small copy (F16).
+// Prefill tiles (attn_tile, up to 48 query rows of one KV head) turn this around: the rows go
+// in the lanes (q transposed once per tile), so scores and P·V are broadcast micro-kernels
+// and the softmax needs no reductions. 135M F16 pp512, 5 alternating pairs: 482 -> 533 t/s.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <type_traits>
 
@@ -498,8 +502,242 @@ void attn_partial(const AttnJob& j) {
   else partial<false>(j);
 }
 
+// ---- prefill tiles: rows in lanes ----
+// The tile's rows sit in the lanes of 8-wide vectors (RP = rows rounded up to 8): q transposed
+// to qt[d][RP] (times the scale), scores st[p][RP], output sums ot[d][RP]. Scores and P·V are
+// then both broadcast micro-kernels like the float GEMM's (a key or value element broadcast
+// against 16 rows' lanes, 12 accumulators), and the online softmax is vertical: a row's max
+// and sum over the block are lane-wise, its correction factor multiplies its lane.
+
+// st[p][r] = Σ_d k_p[d]·qt[d][r] for NP positions (key rows ks apart) and 8·NV rows.
+template <int NP, int NV>
+void tile_scores(const float* qt, int64_t rp, const float* k, int64_t ks, int64_t hd, float* st) {
+  __m256 acc[NP][NV];
+#pragma GCC unroll 8
+  for (int p = 0; p < NP; ++p)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) acc[p][v] = _mm256_setzero_ps();
+  for (int64_t d = 0; d < hd; ++d) {
+    __m256 qv[NV];
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) qv[v] = _mm256_loadu_ps(qt + d * rp + 8 * v);
+#pragma GCC unroll 8
+    for (int p = 0; p < NP; ++p) {
+      const __m256 kb = _mm256_broadcast_ss(k + p * ks + d);
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) acc[p][v] = _mm256_fmadd_ps(kb, qv[v], acc[p][v]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int p = 0; p < NP; ++p)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) _mm256_storeu_ps(st + p * rp + 8 * v, acc[p][v]);
+}
+
+// ot[d][r] = corr[r]·ot[d][r] + Σ_p v_p[d]·st[p][r] for ND dims (value rows vs apart) and
+// 8·NV rows.
+template <int ND, int NV>
+void tile_pv(const float* st, int64_t rp, const float* v, int64_t vs, int64_t nb, const float* corr, float* ot) {
+  __m256 acc[ND][NV];
+#pragma GCC unroll 8
+  for (int j = 0; j < ND; ++j)
+#pragma GCC unroll 2
+    for (int u = 0; u < NV; ++u) acc[j][u] = _mm256_mul_ps(_mm256_loadu_ps(ot + j * rp + 8 * u), _mm256_loadu_ps(corr + 8 * u));
+  for (int64_t p = 0; p < nb; ++p) {
+    __m256 sv[NV];
+#pragma GCC unroll 2
+    for (int u = 0; u < NV; ++u) sv[u] = _mm256_loadu_ps(st + p * rp + 8 * u);
+#pragma GCC unroll 8
+    for (int j = 0; j < ND; ++j) {
+      const __m256 vb = _mm256_broadcast_ss(v + p * vs + j);
+#pragma GCC unroll 2
+      for (int u = 0; u < NV; ++u) acc[j][u] = _mm256_fmadd_ps(vb, sv[u], acc[j][u]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int j = 0; j < ND; ++j)
+#pragma GCC unroll 2
+    for (int u = 0; u < NV; ++u) _mm256_storeu_ps(ot + j * rp + 8 * u, acc[j][u]);
+}
+
+// One block's scores for all rows: positions 6 at a time, rows 16 (then 8) at a time.
+template <int NV>
+void tile_scores_rows(const float* qt, int64_t rp, const float* k, int64_t ks, int64_t nb, int64_t hd, float* st) {
+  int64_t p = 0;
+  for (; p + 6 <= nb; p += 6) tile_scores<6, NV>(qt, rp, k + p * ks, ks, hd, st + p * rp);
+  switch (nb - p) {
+    case 1: tile_scores<1, NV>(qt, rp, k + p * ks, ks, hd, st + p * rp); break;
+    case 2: tile_scores<2, NV>(qt, rp, k + p * ks, ks, hd, st + p * rp); break;
+    case 3: tile_scores<3, NV>(qt, rp, k + p * ks, ks, hd, st + p * rp); break;
+    case 4: tile_scores<4, NV>(qt, rp, k + p * ks, ks, hd, st + p * rp); break;
+    case 5: tile_scores<5, NV>(qt, rp, k + p * ks, ks, hd, st + p * rp); break;
+    default: break;
+  }
+}
+
+// One block's P·V for all rows: dims 6 at a time.
+template <int NV>
+void tile_pv_rows(const float* st, int64_t rp, const float* v, int64_t vs, int64_t nb, int64_t hd, const float* corr,
+                  float* ot) {
+  int64_t d = 0;
+  for (; d + 6 <= hd; d += 6) tile_pv<6, NV>(st, rp, v + d, vs, nb, corr, ot + d * rp);
+  switch (hd - d) {
+    case 1: tile_pv<1, NV>(st, rp, v + d, vs, nb, corr, ot + d * rp); break;
+    case 2: tile_pv<2, NV>(st, rp, v + d, vs, nb, corr, ot + d * rp); break;
+    case 3: tile_pv<3, NV>(st, rp, v + d, vs, nb, corr, ot + d * rp); break;
+    case 4: tile_pv<4, NV>(st, rp, v + d, vs, nb, corr, ot + d * rp); break;
+    case 5: tile_pv<5, NV>(st, rp, v + d, vs, nb, corr, ot + d * rp); break;
+    default: break;
+  }
+}
+
+// Positions p ≥ n_pos[r] of the block get −inf (the causal limit of each row).
+void tile_mask(const int32_t* npos, int64_t rp, int64_t b0, int64_t p_first, int64_t nb, float* st) {
+  const __m256 ninf = _mm256_set1_ps(-INFINITY);
+  for (int64_t p = p_first; p < b0 + nb; ++p) {
+    const __m256i pv = _mm256_set1_epi32(static_cast<int32_t>(p));
+    for (int64_t r = 0; r < rp; r += 8) {
+      const __m256 seen = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(npos + r)), pv));
+      float* s = st + (p - b0) * rp + r;
+      _mm256_storeu_ps(s, _mm256_blendv_ps(ninf, _mm256_loadu_ps(s), seen));
+    }
+  }
+}
+
+// Online softmax of the block, lane-wise: st becomes e^(s − m_new) (0 where masked), and
+// per row m, l and the correction e^(m_old − m_new) for the sums so far.
+void tile_softmax(float* st, int64_t rp, int64_t nb, float* m, float* l, float* corr) {
+  const __m256 ninf = _mm256_set1_ps(-INFINITY);
+  for (int64_t r = 0; r < rp; r += 8) {
+    __m256 mx = ninf;
+    for (int64_t p = 0; p < nb; ++p) mx = _mm256_max_ps(mx, _mm256_loadu_ps(st + p * rp + r));
+    const __m256 m_old = _mm256_loadu_ps(m + r), m_new = _mm256_max_ps(m_old, mx);
+    // m_old = −inf (the first block): the clamped exp gives ~1e-38, times sums of 0.
+    _mm256_storeu_ps(corr + r, exp_ps(_mm256_sub_ps(m_old, m_new)));
+    __m256 sum = _mm256_setzero_ps();
+    for (int64_t p = 0; p < nb; ++p) {
+      float* s = st + p * rp + r;
+      const __m256 x = _mm256_loadu_ps(s);
+      const __m256 e = _mm256_and_ps(exp_ps(_mm256_sub_ps(x, m_new)), _mm256_cmp_ps(x, ninf, _CMP_NEQ_OQ));
+      _mm256_storeu_ps(s, e);
+      sum = _mm256_add_ps(sum, e);
+    }
+    _mm256_storeu_ps(l + r, _mm256_fmadd_ps(_mm256_loadu_ps(l + r), _mm256_loadu_ps(corr + r), sum));
+    _mm256_storeu_ps(m + r, m_new);
+  }
+}
+
+// In place: row i of the result = column i of the 8×8 block r.
+[[gnu::always_inline]] inline void transpose8(__m256 r[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// qt[d][r] = scale·q[r][d] for the tile's rows, 0 in the padding rows up to rp.
+void tile_load_q(const AttnTileJob& j, int64_t rp, float* qt) {
+  const int64_t hd = j.head_dim;
+  const __m256 scale = _mm256_set1_ps(j.scale);
+  for (int64_t r0 = 0; r0 < rp; r0 += 8) {
+    int64_t d = 0;
+    for (; d + 8 <= hd; d += 8) {
+      __m256 b[8];
+      for (int i = 0; i < 8; ++i) b[i] = r0 + i < j.n_rows ? _mm256_mul_ps(_mm256_loadu_ps(j.q[r0 + i] + d), scale) : _mm256_setzero_ps();
+      transpose8(b);
+      for (int i = 0; i < 8; ++i) _mm256_storeu_ps(qt + (d + i) * rp + r0, b[i]);
+    }
+    for (; d < hd; ++d) {
+      for (int64_t r = r0; r < r0 + 8; ++r) qt[d * rp + r] = r < j.n_rows ? j.q[r][d] * j.scale : 0.0f;
+    }
+  }
+}
+
+// out[r][d] = ot[d][r] / l[r] for the tile's rows.
+void tile_store_out(const AttnTileJob& j, int64_t rp, const float* ot, const float* l) {
+  const int64_t hd = j.head_dim;
+  for (int64_t r0 = 0; r0 < j.n_rows; r0 += 8) {
+    const int64_t nr = std::min<int64_t>(8, j.n_rows - r0);
+    float inv[8];
+    for (int64_t i = 0; i < nr; ++i) inv[i] = 1.0f / l[r0 + i];
+    int64_t d = 0;
+    for (; d + 8 <= hd; d += 8) {
+      __m256 b[8];
+      for (int i = 0; i < 8; ++i) b[i] = _mm256_loadu_ps(ot + (d + i) * rp + r0);
+      transpose8(b);
+      for (int64_t i = 0; i < nr; ++i) _mm256_storeu_ps(j.out[r0 + i] + d, _mm256_mul_ps(b[i], _mm256_set1_ps(inv[i])));
+    }
+    for (; d < hd; ++d) {
+      for (int64_t i = 0; i < nr; ++i) j.out[r0 + i][d] = ot[d * rp + r0 + i] * inv[i];
+    }
+  }
+}
+
+void attn_tile(const AttnTileJob& j) {
+  const int64_t hd = j.head_dim, rp = (j.n_rows + 7) / 8 * 8;
+  float* qt = j.scratch;                        // [hd][rp]
+  float* ot = qt + hd * kAttnTileRows;          // [hd][rp]
+  float* kf = ot + hd * kAttnTileRows;          // [kAttnBlock][hd] (F16 cache)
+  float* vf = kf + kAttnBlock * hd;             // [kAttnBlock][hd] (F16 cache)
+  float* st = vf + kAttnBlock * hd;             // [kAttnBlock][rp]
+  float* m = st + kAttnBlock * kAttnTileRows;   // [rp] each
+  float* l = m + kAttnTileRows;
+  float* corr = l + kAttnTileRows;
+  auto* npos = reinterpret_cast<int32_t*>(corr + kAttnTileRows);
+  int64_t min_pos = j.n_pos[0], max_pos = j.n_pos[0];
+  for (int64_t r = 0; r < j.n_rows; ++r) {
+    min_pos = std::min(min_pos, j.n_pos[r]);
+    max_pos = std::max(max_pos, j.n_pos[r]);
+  }
+  for (int64_t r = 0; r < rp; ++r) {
+    const bool real = r < j.n_rows;
+    // A padding row: q = 0 and every position seen, so its lanes stay finite; never written out.
+    npos[r] = static_cast<int32_t>(real ? j.n_pos[r] : max_pos);
+    m[r] = -INFINITY;
+    l[r] = 0.0f;
+  }
+  tile_load_q(j, rp, qt);
+  std::fill(ot, ot + hd * rp, 0.0f);
+  for (int64_t b0 = 0; b0 < max_pos; b0 += kAttnBlock) {
+    const int64_t nb = std::min(kAttnBlock, max_pos - b0);
+    const float *kb, *vb;
+    int64_t ks = hd;  // keys and values alike
+    if (j.f16) {
+      convert_keys(static_cast<const uint16_t*>(j.k) + b0 * j.stride, j.stride, nb, hd, kf);
+      convert_keys(static_cast<const uint16_t*>(j.v) + b0 * j.stride, j.stride, nb, hd, vf);
+      kb = kf;
+      vb = vf;
+    } else {
+      kb = static_cast<const float*>(j.k) + b0 * j.stride;
+      vb = static_cast<const float*>(j.v) + b0 * j.stride;
+      ks = j.stride;
+    }
+    int64_t r = 0;
+    for (; r + 16 <= rp; r += 16) tile_scores_rows<2>(qt + r, rp, kb, ks, nb, hd, st + r);
+    if (r < rp) tile_scores_rows<1>(qt + r, rp, kb, ks, nb, hd, st + r);
+    if (b0 + nb > min_pos) tile_mask(npos, rp, b0, std::max(b0, min_pos), nb, st);
+    tile_softmax(st, rp, nb, m, l, corr);
+    for (r = 0; r + 16 <= rp; r += 16) tile_pv_rows<2>(st + r, rp, vb, ks, nb, hd, corr + r, ot + r);
+    if (r < rp) tile_pv_rows<1>(st + r, rp, vb, ks, nb, hd, corr + r, ot + r);
+  }
+  tile_store_out(j, rp, ot, l);
+}
+
 }  // namespace
 
 AttnPartialFn attn_partial_avx2() { return attn_partial; }
+AttnTileFn attn_tile_avx2() { return attn_tile; }
 
 }  // namespace trellis

@@ -55,6 +55,41 @@ struct AttnJob {
 
 using AttnPartialFn = void (*)(const AttnJob& job);
 
+// The most query rows of a prefill tile (AttnTileJob): the row groups of consecutive tokens of
+// one sequence that share a KV head, together against each cache block.
+constexpr int64_t kAttnTileRows = 48;
+
+// A prefill tile, a whole query range in one call: n_rows query rows of one KV head, row r
+// attending to positions [0, n_pos[r]) of the cache, its output written to out[r] (head_dim
+// floats, already divided by the softmax sum). Rows that see the same block share its keys and
+// values: the kernel may convert each block once for all rows, and keep the rows in vector
+// lanes so the softmax needs no horizontal reductions.
+struct AttnTileJob {
+  const float* const* q = nullptr;  // n_rows rows of head_dim
+  const int64_t* n_pos = nullptr;   // n_rows, each ≥ 1
+  float* const* out = nullptr;      // n_rows rows of head_dim
+  int64_t n_rows = 0;               // 1..kAttnTileRows
+  const void* k = nullptr;          // position 0 of this KV head; position p at p*stride elements
+  const void* v = nullptr;
+  int64_t stride = 0;
+  bool f16 = false;
+  int64_t head_dim = 0;
+  float scale = 1.0f;
+  float* scratch = nullptr;         // attn_tile_scratch_floats(head_dim) floats
+};
+
+// Scratch of a tile call: q transposed and the output sums ([head_dim][48] each), a block's
+// keys and values converted to F32, its scores [kAttnBlock][48], and the per-row m, l,
+// correction and n_pos.
+inline int64_t attn_tile_scratch_floats(int64_t head_dim) {
+  return 2 * head_dim * kAttnTileRows + 2 * kAttnBlock * head_dim + kAttnBlock * kAttnTileRows + 4 * kAttnTileRows + 16;
+}
+
+using AttnTileFn = void (*)(const AttnTileJob& job);
+
+// nullptr where the ISA has no tile kernel (prefill then runs row tiles of kAttnMaxRows).
+AttnTileFn attn_tile_avx2();
+
 // avx2 / avx512 must only be called when the CPU has that ISA.
 AttnPartialFn attn_partial_scalar();
 AttnPartialFn attn_partial_avx2();
