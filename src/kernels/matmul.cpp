@@ -209,8 +209,12 @@ void matmul_gemm(std::span<GemmJob> jobs, const float* x, int64_t n_tokens, Thre
   const GemmKernels& g0 = *jobs[0].g;
   const int64_t n = jobs[0].w->ne[0];
   const size_t ab = g0.act_bytes(n);
-  uint8_t* acts = act_scratch().get(ab * static_cast<size_t>(n_tokens));
-  for_each_token(n_tokens, n, pool, [&](int64_t t) { g0.pack_acts(x + t * n, n, acts + t * ab); });
+  const uint8_t* acts = reinterpret_cast<const uint8_t*>(x);
+  if (!g0.acts_are_rows || ab != static_cast<size_t>(n) * sizeof(float)) {
+    uint8_t* packed = act_scratch().get(ab * static_cast<size_t>(n_tokens));
+    for_each_token(n_tokens, n, pool, [&](int64_t t) { g0.pack_acts(x + t * n, n, packed + t * ab); });
+    acts = packed;
+  }
   int64_t token_block = static_cast<int64_t>(kActBlockBytes / ab) / kTokenMultiple * kTokenMultiple;
   token_block = std::min(std::max(token_block, kTokenMultiple), n_tokens);
   int64_t total = 0;

@@ -27,7 +27,8 @@ struct MatmulOptions {
   MatmulPath path = MatmulPath::Auto;
 };
 
-// Y[T, out] = X[T, in] · Wᵀ  — rows of W are split across the pool.
+// Y[T, out] = X[T, in] · Wᵀ  — rows of W are split across the pool. Y must not overlap X (the
+// prefill path reads float activations in place while it writes Y).
 void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool);
 void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
             const MatmulOptions& opt);

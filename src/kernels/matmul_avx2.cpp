@@ -1123,6 +1123,7 @@ constexpr GemmKernels float_gemm() {
   GemmKernels g;
   g.act_bytes = f32_bytes;
   g.pack_acts = pack_acts_f32;
+  g.acts_are_rows = true;
   g.w_bytes = f32_bytes;
   g.pack_w_row = pack_w_float<Load>;
   g.pack_w_interleaved = pack_float_interleaved<Load, kElemBytes>;

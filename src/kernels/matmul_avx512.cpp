@@ -901,6 +901,7 @@ constexpr GemmKernels float_gemm() {
   GemmKernels g;
   g.act_bytes = f32_bytes;
   g.pack_acts = pack_f32;
+  g.acts_are_rows = true;
   g.w_bytes = f32_bytes;
   g.pack_w_row = pack_row_of_block<f32_bytes, PackW>;
   g.tile = float_tile;

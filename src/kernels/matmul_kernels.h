@@ -89,6 +89,9 @@ constexpr int kGemmTileRows = 16;
 struct GemmKernels {
   size_t (*act_bytes)(int64_t n) = nullptr;
   void (*pack_acts)(const float* x, int64_t n, uint8_t* dst) = nullptr;
+  // pack_acts copies the row and zero-pads it to act_bytes(n): where that is n floats, the
+  // driver reads the rows in place instead.
+  bool acts_are_rows = false;
   size_t (*w_bytes)(int64_t n) = nullptr;
   void (*pack_w_row)(const void* w_row, int64_t n, uint8_t* block, int row) = nullptr;
   // Optional: rows [16·i, 16·i + nr) of a matrix with an interleaved copy (kernels/interleave.h),
