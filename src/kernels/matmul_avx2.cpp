@@ -16,6 +16,8 @@
 namespace trellis {
 namespace {
 
+#include "kernels/simd_transpose_avx2.inl"
+
 // Σ q·a per 4-byte group, as 8 s32 lanes. q unsigned (≤ 63, so maddubs cannot saturate).
 __m256i dot_u8(__m256i q, __m256i a) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(q, a), _mm256_set1_epi16(1));
@@ -444,20 +446,9 @@ void pack_float_interleaved(const uint8_t* groups, size_t group_bytes, int64_t n
           const uint8_t* grp = i < 4 ? g.a : g.b;
           r[i] = grp ? Load(grp + piece + static_cast<size_t>(i % 4) * kFloatBlockElems * kElemBytes, c) : _mm256_setzero_ps();
         }
-        const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-        const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-        const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-        const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-        const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-        const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-        const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-        const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-        const __m256 col[8] = {_mm256_permute2f128_ps(u0, u4, 0x20), _mm256_permute2f128_ps(u1, u5, 0x20),
-                               _mm256_permute2f128_ps(u2, u6, 0x20), _mm256_permute2f128_ps(u3, u7, 0x20),
-                               _mm256_permute2f128_ps(u0, u4, 0x31), _mm256_permute2f128_ps(u1, u5, 0x31),
-                               _mm256_permute2f128_ps(u2, u6, 0x31), _mm256_permute2f128_ps(u3, u7, 0x31)};
+        transpose8(r);  // r[k] = element c + k of the 8 rows
         float* dst = o + 16 * (p * kFloatBlockElems + c) + 8 * half;
-        for (int k = 0; k < 8; ++k) _mm256_storeu_ps(dst + 16 * k, col[k]);
+        for (int k = 0; k < 8; ++k) _mm256_storeu_ps(dst + 16 * k, r[k]);
       }
     }
   }
