@@ -207,7 +207,8 @@ TEST_P(AttentionTypes, EveryIsaAndSplitMatchesReference) {
     check_case(make_case(rng, {4, 2, hd}, GetParam(), 35, 35, 1.0f), pool, 1.0f);
   }
   // Prefill tiles of the AVX2 tile kernel (up to kAttnTileRows = 48 rows: 48 tokens of MHA,
-  // 16 of groups of 3, 6 of 7 or 8, 3 of 16; a group of 48 fills one token's tile alone):
+  // 16 of groups of 3, 6 of 7 or 8, 3 of 16; a group of 48 leaves one token per tile, so it
+  // takes the row tiles of kAttnMaxRows instead):
   // head dims off the 8-lane transposes (7, 100) and on them, tiles whose causal limits span two
   // cache blocks (MHA), and rows padded up to the lanes.
   for (int64_t hd : {7, 32, 100, 128}) {
