@@ -1,7 +1,7 @@
 // AVX2 + FMA + F16C attention kernel (compiled with -mavx2 -mfma -mf16c; reached only through
 // attn_partial_avx2() after a run-time CPU check). Scores dot-in-lanes: the group's rows
 // two or three at a time against 4 keys, their partial-sum vectors in registers (each key and
-// q chunk loaded once per step), reduced by hadd; a lone row takes 8 keys with q in
+// q chunk loaded once per step, F16 keys converted as loaded), reduced by hadd; a lone row takes 8 keys with q in
 // registers and the keys as FMA memory operands; a vector exp for the online softmax; V in passes over a few
 // 8-dim chunks with every row of (up to 4 of) the group in registers, so a V load feeds
 // several rows and a weight broadcast several chunks, the softmax's correction factor
@@ -159,6 +159,16 @@ void block_scores_even(const float* q, const float* k, int64_t ks, int64_t nb, i
   if (p < nb) block_scores<0>(q, k + p * ks, ks, nb - p, hd, scale, s + p);
 }
 
+void convert_keys(const uint16_t* k, int64_t ks, int64_t nb, int64_t hd, float* out) {
+  for (int64_t p = 0; p < nb; ++p) {
+    int64_t d = 0;
+    for (; d + 8 <= hd; d += 8) {
+      _mm256_storeu_ps(out + p * hd + d, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + p * ks + d))));
+    }
+    for (; d < hd; ++d) out[p * hd + d] = _cvtsh_ss(k[p * ks + d]);
+  }
+}
+
 // Cache rows a loop prefetches while it consumes a block, a few per step: row slices of
 // `lines` cache lines at base + p·stride_bytes for p < n (the positions kPrefetchAhead on, up
 // to prefetch_end) — the keys from the scores loop, the values from the first V pass. Spread
@@ -188,17 +198,23 @@ RowPrefetch rows_from(const AttnJob& j, const void* rows, int64_t esize, int64_t
 // R rows (R ≤ 3) at once for head_dim a multiple of 8: per 4 keys, R × 4 partial-sum vectors;
 // each key chunk is loaded once into a register for the R rows and each q chunk once for the 4
 // keys (R + 4 loads per 4R FMAs). The empty asm keeps the key chunk in its register: without it
-// GCC folds the load into every FMA that uses it, one load per FMA again.
-template <int R, int NCH>
-void block_scores_rows(const float* const* q, const float* k, int64_t ks, int64_t nb, float scale, float* const* s,
-                       const RowPrefetch& pf) {
+// GCC folds the load into every FMA that uses it, one load per FMA again. F16 keys are
+// converted as they are loaded (once per group of rows) instead of into an F32 copy of the
+// block that each group read back: bench_attention decode24 F16 (0.5B shape, 2 threads,
+// alternating runs) d512 cache-resident best 28-45 -> 21-29 µs, d2048 from memory 5.0-5.7
+// -> 4.6 ms.
+template <int R, int NCH, bool F16>
+void block_scores_rows(const float* const* q, const void* keys, int64_t ks, int64_t nb, float scale, float* const* s,
+                       const RowPrefetch& pf, float* tail_scratch) {
+  using Elem = std::conditional_t<F16, uint16_t, float>;
+  const Elem* k = static_cast<const Elem*>(keys);
   const __m256 vscale = _mm256_set1_ps(scale);
   int64_t p = 0;
   for (; p + 4 <= nb; p += 4) {
     for (int64_t u = p; u < p + 4 && u < pf.n; ++u) {
       for (int64_t i = 0; i < pf.lines; ++i) __builtin_prefetch(pf.base + u * pf.stride_bytes + 64 * i, 0, 2);
     }
-    const float* rows[4];
+    const Elem* rows[4];
 #pragma GCC unroll 4
     for (int u = 0; u < 4; ++u) rows[u] = k + (p + u) * ks;
     __m256 dots[R][4];
@@ -213,7 +229,9 @@ void block_scores_rows(const float* const* q, const float* k, int64_t ks, int64_
       for (int r = 0; r < R; ++r) qc[r] = _mm256_loadu_ps(q[r] + 8 * c);
 #pragma GCC unroll 4
       for (int u = 0; u < 4; ++u) {
-        __m256 kv = _mm256_loadu_ps(rows[u] + 8 * c);
+        __m256 kv;
+        if constexpr (F16) kv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[u] + 8 * c)));
+        else kv = _mm256_loadu_ps(rows[u] + 8 * c);
         __asm__("" : "+x"(kv));
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r) dots[r][u] = _mm256_fmadd_ps(qc[r], kv, dots[r][u]);
@@ -222,7 +240,24 @@ void block_scores_rows(const float* const* q, const float* k, int64_t ks, int64_
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) _mm_storeu_ps(s[r] + p, _mm_mul_ps(reduce4(dots[r]), _mm256_castps256_ps128(vscale)));
   }
-  for (int r = 0; r < R && p < nb; ++r) block_scores<0>(q[r], k + p * ks, ks, nb - p, 8 * NCH, scale, s[r] + p);
+  if (p == nb) return;
+  // The last 1..3 keys, one row at a time (F16: converted first).
+  const float* tail = nullptr;
+  int64_t tail_stride = ks;
+  if constexpr (F16) {
+    for (int64_t u = p; u < nb; ++u) {
+#pragma GCC unroll 16
+      for (int c = 0; c < NCH; ++c) {
+        _mm256_storeu_ps(tail_scratch + (u - p) * 8 * NCH + 8 * c,
+                         _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + u * ks + 8 * c))));
+      }
+    }
+    tail = tail_scratch;
+    tail_stride = 8 * NCH;
+  } else {
+    tail = k + p * ks;
+  }
+  for (int r = 0; r < R; ++r) block_scores<0>(q[r], tail, tail_stride, nb - p, 8 * NCH, scale, s[r] + p);
 }
 
 using ScoresFn = void (*)(const float*, const float*, int64_t, int64_t, int64_t, float, float*);
@@ -246,16 +281,6 @@ ScoresFn scores_for(int64_t hd) {
     case 7: return block_scores<7>;
     case 8: return block_scores<8>;
     default: return block_scores<0>;
-  }
-}
-
-void convert_keys(const uint16_t* k, int64_t ks, int64_t nb, int64_t hd, float* out) {
-  for (int64_t p = 0; p < nb; ++p) {
-    int64_t d = 0;
-    for (; d + 8 <= hd; d += 8) {
-      _mm256_storeu_ps(out + p * hd + d, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + p * ks + d))));
-    }
-    for (; d < hd; ++d) out[p * hd + d] = _cvtsh_ss(k[p * ks + d]);
   }
 }
 
@@ -422,13 +447,14 @@ void finalize_state(const AttnJob& j) {
 }
 
 // The multi-row score kernels for head_dim (R = 2, 3), or nullptr (then one row at a time).
-using RowsScoresFn = void (*)(const float* const*, const float*, int64_t, int64_t, float, float* const*, const RowPrefetch&);
-template <int R>
+using RowsScoresFn = void (*)(const float* const*, const void*, int64_t, int64_t, float, float* const*, const RowPrefetch&,
+                              float*);
+template <int R, bool F16>
 RowsScoresFn rows_scores_for(int64_t hd) {
   switch (hd) {
-    case 32: return block_scores_rows<R, 4>;
-    case 64: return block_scores_rows<R, 8>;
-    case 128: return block_scores_rows<R, 16>;
+    case 32: return block_scores_rows<R, 4, F16>;
+    case 64: return block_scores_rows<R, 8, F16>;
+    case 128: return block_scores_rows<R, 16, F16>;
     default: return nullptr;
   }
 }
@@ -438,10 +464,13 @@ RowsScoresFn rows_scores_for(int64_t hd) {
 int64_t group_rows(int64_t left) { return left == 4 || left == 2 ? 2 : left == 1 ? 1 : 3; }
 
 // Scores and softmax of one block [b0, b0 + nb) by the dot-in-lanes scheme: scores[r][p].
-void row_block(const AttnJob& j, int64_t esize, const float* kb, int64_t ks, int64_t b0, int64_t nb, float* scores,
-               float* corr) {
+// Keys kb: F32 rows (ks floats apart), or with f16_keys the cache's own F16 rows, which only the
+// multi-row kernels take (a lone row gets converted keys); tail_scratch: their last keys.
+void row_block(const AttnJob& j, int64_t esize, const void* kb, int64_t ks, bool f16_keys, int64_t b0, int64_t nb,
+               float* scores, float* corr, float* tail_scratch) {
   const ScoresFn scores_fn = scores_for(j.head_dim);
-  const RowsScoresFn rows2 = rows_scores_for<2>(j.head_dim), rows3 = rows_scores_for<3>(j.head_dim);
+  const RowsScoresFn rows2 = f16_keys ? rows_scores_for<2, true>(j.head_dim) : rows_scores_for<2, false>(j.head_dim);
+  const RowsScoresFn rows3 = f16_keys ? rows_scores_for<3, true>(j.head_dim) : rows_scores_for<3, false>(j.head_dim);
   const int64_t ahead = b0 + kPrefetchAhead;
   for (int64_t r0 = 0; r0 < j.n_rows;) {
     const int64_t g = rows2 == nullptr ? 1 : group_rows(j.n_rows - r0);
@@ -459,9 +488,9 @@ void row_block(const AttnJob& j, int64_t esize, const float* kb, int64_t ks, int
       q[i] = j.q + (r0 + i) * j.head_dim;
       s[i] = scores + (r0 + i) * kAttnBlock;
     }
-    if (g == 3) rows3(q, kb, ks, nb, j.scale, s, kpf);
-    else if (g == 2) rows2(q, kb, ks, nb, j.scale, s, kpf);
-    else scores_fn(q[0], kb, ks, nb, j.head_dim, j.scale, s[0]);
+    if (g == 3) rows3(q, kb, ks, nb, j.scale, s, kpf, tail_scratch);
+    else if (g == 2) rows2(q, kb, ks, nb, j.scale, s, kpf, tail_scratch);
+    else scores_fn(q[0], static_cast<const float*>(kb), ks, nb, j.head_dim, j.scale, s[0]);
     for (int64_t i = 0; i < g; ++i) row_softmax(s[i], nb, j.m[r0 + i], j.l[r0 + i], corr[r0 + i]);
     r0 += g;
   }
@@ -474,6 +503,9 @@ void partial(const AttnJob& j) {
   float* keys = j.scratch;                                  // [kAttnBlock, hd] (F16 cache)
   float* scores = keys + kAttnBlock * hd;                   // [n_rows][kAttnBlock]
   float* corr = scores + kAttnMaxRows * (kAttnBlock + 16);  // [8]
+  // F16 keys straight into the multi-row score kernels: converting a block first (and reading
+  // it back for each group of rows) was ~1/5 of a decode step's attention at depth 2048.
+  const bool f16_keys = F16 && j.n_rows >= 2 && rows_scores_for<2, true>(hd) != nullptr;
   if (j.init) {
     // The item's first rows: asked for all at once, the memory system fetches them in
     // parallel instead of as the score loop reaches them.
@@ -482,17 +514,22 @@ void partial(const AttnJob& j) {
   }
   for (int64_t b0 = j.p0; b0 < j.p1; b0 += kAttnBlock) {
     const int64_t nb = j.p1 - b0 < kAttnBlock ? j.p1 - b0 : kAttnBlock;
-    const float* kb = keys;
+    const void* kb = keys;
     int64_t ks = hd;
     if constexpr (F16) {
-      convert_keys(static_cast<const uint16_t*>(j.k) + b0 * j.stride, j.stride, nb, hd, keys);
+      if (f16_keys) {
+        kb = static_cast<const uint16_t*>(j.k) + b0 * j.stride;
+        ks = j.stride;
+      } else {
+        convert_keys(static_cast<const uint16_t*>(j.k) + b0 * j.stride, j.stride, nb, hd, keys);
+      }
     } else {
       kb = static_cast<const float*>(j.k) + b0 * j.stride;
       ks = j.stride;
     }
     const void* vb = static_cast<const char*>(j.v) + b0 * j.stride * esize;
     const RowPrefetch pf = rows_from(j, j.v, esize, b0 + kPrefetchAhead);
-    row_block(j, esize, kb, ks, b0, nb, scores, corr);
+    row_block(j, esize, kb, ks, f16_keys, b0, nb, scores, corr, keys);
     accumulate_rows<F16>(j.n_rows, scores, corr, vb, j.stride, nb, hd, j.acc, pf);
   }
   if (j.finalize) finalize_state(j);
