@@ -50,7 +50,9 @@ struct HugeBuffer {
   HugeBuffer& operator=(const HugeBuffer&) = delete;
 };
 
-// kLayers caches of n_ctx positions: K and V, F32 or F16 (each layer's K then V, row-major).
+// kLayers caches of n_ctx positions: K and V, F32 or F16 (each layer's K then V, head-major
+// as KVCache lays them out; TRELLIS_BENCH_ROW_LAYOUT=1: one row of both heads per position,
+// the layout before 2026-12-07, for comparison).
 struct Caches {
   DType type;
   int64_t n_ctx;
@@ -61,7 +63,8 @@ struct Caches {
   KVLayerView view(int64_t layer) const {
     const size_t off = layer_elems() * static_cast<size_t>(layer) * esize();
     const size_t v_off = off + static_cast<size_t>(n_ctx * kKvDim) * esize();
-    return {data.ptr + off, data.ptr + v_off, kKvDim, type};
+    if (std::getenv("TRELLIS_BENCH_ROW_LAYOUT") != nullptr) return {data.ptr + off, data.ptr + v_off, kKvDim, type};
+    return {data.ptr + off, data.ptr + v_off, kHeadDim, type, n_ctx * kHeadDim};
   }
 };
 

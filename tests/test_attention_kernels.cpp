@@ -35,19 +35,26 @@ struct Shape {
   int64_t n_head, n_head_kv, head_dim;
 };
 
-// One layer of a cache with n_ctx positions (stride kv_dim + 5, so the kernels cannot assume
-// packed rows), plus queries for the last n_query positions.
+// One layer of a cache with n_ctx positions, plus queries for the last n_query positions.
+// Rows per position (stride kv_dim + 5), or head-major as KVCache lays them out (each head's
+// rows head_dim + 3 apart, the heads n_ctx·(head_dim + 3) + 7 apart): padded either way, so
+// the kernels cannot assume packed rows.
 struct Case {
   Shape sh;
   DType type;
   int64_t n_ctx, n_query, stride;
+  int64_t head_stride = 0;  // 0: the heads side by side in one row per position
   std::vector<float> k32, v32;     // F32 cache, or the exact values of the F16 one
   std::vector<uint16_t> k16, v16;  // F16 cache
   std::vector<float> q;            // [n_query, n_head, head_dim]
 
   KVLayerView view() const {
-    if (type == DType::F16) return {k16.data(), v16.data(), stride, type};
-    return {k32.data(), v32.data(), stride, type};
+    if (type == DType::F16) return {k16.data(), v16.data(), stride, type, head_stride};
+    return {k32.data(), v32.data(), stride, type, head_stride};
+  }
+  // Element i of KV head g's row at position p, in either layout.
+  size_t at(int64_t p, int64_t g, int64_t i) const {
+    return static_cast<size_t>(p * stride + view().head_offset(g, sh.head_dim) + i);
   }
   int64_t q_dim() const { return sh.n_head * sh.head_dim; }
   float scale() const { return 1.0f / std::sqrt(static_cast<float>(sh.head_dim)); }
@@ -55,10 +62,15 @@ struct Case {
 };
 
 // q_gain scales the queries: 1 gives spread-out softmax weights, 8 peaked ones.
-Case make_case(std::mt19937_64& rng, Shape sh, DType type, int64_t n_ctx, int64_t n_query, float q_gain) {
+Case make_case(std::mt19937_64& rng, Shape sh, DType type, int64_t n_ctx, int64_t n_query, float q_gain,
+               bool head_major = false) {
   std::normal_distribution<float> g(0.f, 1.f);
-  Case c{sh, type, n_ctx, n_query, sh.n_head_kv * sh.head_dim + 5, {}, {}, {}, {}, {}};
-  const auto n = static_cast<size_t>(n_ctx * c.stride);
+  Case c{sh, type, n_ctx, n_query, sh.n_head_kv * sh.head_dim + 5, 0, {}, {}, {}, {}, {}};
+  if (head_major) {
+    c.stride = sh.head_dim + 3;
+    c.head_stride = n_ctx * c.stride + 7;
+  }
+  const auto n = static_cast<size_t>(head_major ? sh.n_head_kv * c.head_stride : n_ctx * c.stride);
   c.k32.resize(n);
   c.v32.resize(n);
   for (size_t i = 0; i < n; ++i) {
@@ -96,13 +108,13 @@ std::vector<double> tolerance(const Case& c, int64_t t, const std::vector<double
   std::vector<double> s(static_cast<size_t>(n)), sabs(s.size());
   for (int64_t h = 0; h < c.sh.n_head; ++h) {
     const float* q = c.q.data() + t * c.q_dim() + h * hd;
-    const int64_t off = (h / group) * hd;
+    const int64_t g = h / group;
     double mx = -INFINITY, total = 0;
     for (int64_t p = 0; p < n; ++p) {
       double d = 0, a = 0;
       for (int64_t i = 0; i < hd; ++i) {
-        d += static_cast<double>(q[i]) * c.k32[p * c.stride + off + i];
-        a += std::fabs(static_cast<double>(q[i]) * c.k32[p * c.stride + off + i]);
+        d += static_cast<double>(q[i]) * c.k32[c.at(p, g, i)];
+        a += std::fabs(static_cast<double>(q[i]) * c.k32[c.at(p, g, i)]);
       }
       s[p] = d * scale;
       sabs[p] = a * scale;
@@ -113,7 +125,7 @@ std::vector<double> tolerance(const Case& c, int64_t t, const std::vector<double
       const double o = ref[h * hd + i];
       double soft = 0, acc = 0;
       for (int64_t p = 0; p < n; ++p) {
-        const double w = std::exp(s[p] - mx) / total, v = c.v32[p * c.stride + off + i];
+        const double w = std::exp(s[p] - mx) / total, v = c.v32[c.at(p, g, i)];
         soft += w * (hd * sabs[p] + std::fabs(s[p] - mx) + 4) * std::fabs(v - o);
         acc += w * std::fabs(v);
       }
@@ -220,6 +232,15 @@ TEST_P(AttentionTypes, EveryIsaAndSplitMatchesReference) {
   }
   // Decode at depth: the automatic split into position ranges and their combine.
   check_case(make_case(rng, {14, 2, 64}, GetParam(), 2048, 1, 1.0f), pool, 1.0f);
+  // The head-major layout of KVCache: decode (one block, a tail, split ranges at depth),
+  // query tiles and row tiles.
+  for (int64_t hd : {32, 33, 64, 128}) {
+    for (Shape sh : {Shape{14, 2, hd}, Shape{9, 3, hd}, Shape{4, 4, hd}}) {
+      for (int64_t n_ctx : {65, 300}) check_case(make_case(rng, sh, GetParam(), n_ctx, 1, 1.0f, true), pool, 1.0f);
+      check_case(make_case(rng, sh, GetParam(), 90, 40, 8.0f, true), pool, 8.0f);
+    }
+  }
+  check_case(make_case(rng, {14, 2, 64}, GetParam(), 2048, 1, 1.0f, true), pool, 1.0f);
   std::cout << "[attention] " << dtype_name(GetParam()) << ": worst error / tolerance " << g_worst_ratio << "\n";
 }
 

@@ -33,9 +33,9 @@ AttnPartialFn kernel_for(Isa isa) {
 AttnTileFn tile_kernel_for(Isa isa) { return isa == Isa::Avx2 ? attn_tile_avx2() : nullptr; }
 
 // Positions [p0, p1) of one query, for KV heads [h0, h1) and their row tiles. Normally every
-// head: the heads share the cache rows (kv_dim wide), so an item reads its rows once from
-// memory, sequentially. A decode step too short to split by positions is split by KV head
-// instead (its few rows are in cache), so the second core is not idle.
+// head, so a position range is read by one thread (with KVCache's head-major layout, one
+// contiguous stream per head). A decode step too short to split by positions is split by KV
+// head instead (its few rows are in cache), so the second core is not idle.
 struct WorkItem {
   int64_t query;
   int64_t p0, p1;
@@ -92,7 +92,8 @@ int64_t query_tile_tokens(const AttentionShape& s, int64_t n_queries, const Atte
 }
 
 bool same_cache(const AttentionQuery& a, const AttentionQuery& b) {
-  return a.kv.k == b.kv.k && a.kv.v == b.kv.v && a.kv.stride == b.kv.stride && a.kv.type == b.kv.type;
+  return a.kv.k == b.kv.k && a.kv.v == b.kv.v && a.kv.stride == b.kv.stride && a.kv.type == b.kv.type &&
+         a.kv.head_stride == b.kv.head_stride;
 }
 
 void plan(std::span<const AttentionQuery> queries, const AttentionShape& s, const AttentionOptions& opt,
@@ -149,8 +150,8 @@ void plan(std::span<const AttentionQuery> queries, const AttentionShape& s, cons
 AttnJob cache_job(const KVLayerView& kv, const AttentionShape& s, int64_t h, int64_t p0, int64_t p1) {
   const int64_t esize = kv.type == DType::F16 ? 2 : 4;
   AttnJob j;
-  j.k = static_cast<const uint8_t*>(kv.k) + h * s.head_dim * esize;
-  j.v = static_cast<const uint8_t*>(kv.v) + h * s.head_dim * esize;
+  j.k = static_cast<const uint8_t*>(kv.k) + kv.head_offset(h, s.head_dim) * esize;
+  j.v = static_cast<const uint8_t*>(kv.v) + kv.head_offset(h, s.head_dim) * esize;
   j.stride = kv.stride;
   j.f16 = kv.type == DType::F16;
   j.head_dim = s.head_dim;
@@ -161,8 +162,8 @@ AttnJob cache_job(const KVLayerView& kv, const AttentionShape& s, int64_t h, int
 }
 
 // Runs one item: its KV heads (normally all) and row tiles over the item's positions, block by
-// block with the heads interleaved, so each cache row (all heads, kv_dim wide) is consumed at
-// once and the item reads memory as one dense stream (the kernels prefetch ahead within it).
+// block with the heads interleaved, so each head's stream advances a block at a time (the
+// kernels prefetch that head's next block while they consume this one).
 void run_item(const WorkItem& w, const AttentionQuery& q, const AttentionShape& s, const Tiling& tl,
               AttnPartialFn kernel, float* partials) {
   const int64_t hd = s.head_dim;
@@ -374,7 +375,7 @@ void attention_head_reference(const float* q, const KVLayerView& kv, int64_t kv_
   std::vector<double> s(static_cast<size_t>(n_pos));
   std::vector<float> row(static_cast<size_t>(head_dim));
   auto load = [&](const void* base, int64_t p) {
-    const int64_t off = p * kv.stride + kv_head * head_dim;
+    const int64_t off = p * kv.stride + kv.head_offset(kv_head, head_dim);
     for (int64_t i = 0; i < head_dim; ++i) {
       row[i] = kv.type == DType::F32 ? static_cast<const float*>(base)[off + i]
                                      : fp16_to_fp32(static_cast<const uint16_t*>(base)[off + i]);

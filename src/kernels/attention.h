@@ -25,12 +25,15 @@ namespace trellis {
 
 class ThreadPool;
 
-// Keys/values of one layer: row p of kv head g starts at element p*stride + g*head_dim.
+// Keys/values of one layer: row p of kv head g starts at element p*stride + g*head_stride
+// (head_stride 0: head_dim, the heads side by side in one row per position).
 struct KVLayerView {
   const void* k = nullptr;
   const void* v = nullptr;
   int64_t stride = 0;  // elements between positions
   DType type = DType::F32;  // F32 or F16
+  int64_t head_stride = 0;  // elements between KV heads; 0: head_dim
+  int64_t head_offset(int64_t head, int64_t head_dim) const { return head * (head_stride > 0 ? head_stride : head_dim); }
 };
 
 struct AttentionShape {

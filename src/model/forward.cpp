@@ -139,8 +139,7 @@ void Forward::attend(int64_t layer, std::span<const SequenceInput> seqs) {
   const AttentionShape shape{h.n_head, h.n_head_kv, h.head_dim, 1.0f / std::sqrt(static_cast<float>(h.head_dim))};
   for (int64_t t = 0; t < n_tokens_; ++t) {
     const KVCache& cache = *seqs[slots_[t].seq].cache;
-    const KVLayerView view{cache.k_row(layer, 0), cache.v_row(layer, 0), cache.kv_dim(), cache.type()};
-    att_queries_[t] = {q_.data() + t * h.q_dim(), view, slots_[t].pos + 1, att_.data() + t * h.q_dim()};
+    att_queries_[t] = {q_.data() + t * h.q_dim(), cache.layer_view(layer), slots_[t].pos + 1, att_.data() + t * h.q_dim()};
   }
   attention(std::span<const AttentionQuery>(att_queries_.data(), static_cast<size_t>(n_tokens_)), shape, pool_);
 }

@@ -11,7 +11,8 @@
 namespace trellis {
 
 KVCache::KVCache(const Hparams& hp, int64_t n_ctx, DType type)
-    : n_layer_(hp.n_layer), n_ctx_(n_ctx), kv_dim_(hp.kv_dim()), type_(type) {
+    : n_layer_(hp.n_layer), n_ctx_(n_ctx), kv_dim_(hp.kv_dim()), head_dim_(hp.head_dim), n_head_kv_(hp.n_head_kv),
+      type_(type) {
   if (n_ctx <= 0) fail("context size must be positive, got ", n_ctx);
   if (type != DType::F32 && type != DType::F16) fail("KV cache type must be F32 or F16, got ", dtype_name(type));
   const int64_t elems = n_layer_ * 2 * n_ctx_ * kv_dim_;
@@ -31,29 +32,37 @@ const void* KVCache::row(size_t elem_offset) const {
                              : static_cast<const void*>(storage_.get() + elem_offset);
 }
 
-void KVCache::put(size_t off, const float* src) {
-  if (type_ == DType::F32) {
-    std::memcpy(reinterpret_cast<float*>(storage_.get()) + off, src, static_cast<size_t>(kv_dim_) * sizeof(float));
-  } else {
-    to_f16(src, storage_.get() + off, kv_dim_);
+void KVCache::put(int64_t layer, int64_t pos, bool value, const float* src) {
+  for (int64_t h = 0; h < n_head_kv_; ++h) {
+    const size_t off = value ? v_offset(layer, h, pos) : k_offset(layer, h, pos);
+    const float* s = src + h * head_dim_;
+    if (type_ == DType::F32) {
+      std::memcpy(reinterpret_cast<float*>(storage_.get()) + off, s, static_cast<size_t>(head_dim_) * sizeof(float));
+    } else {
+      to_f16(s, storage_.get() + off, head_dim_);
+    }
   }
 }
 
-void KVCache::get(size_t off, float* dst) const {
-  if (type_ == DType::F32) {
-    std::memcpy(dst, reinterpret_cast<const float*>(storage_.get()) + off, static_cast<size_t>(kv_dim_) * sizeof(float));
-  } else {
-    const uint16_t* src = storage_.get() + off;
-    for (int64_t i = 0; i < kv_dim_; ++i) dst[i] = fp16_to_fp32(src[i]);
+void KVCache::get(int64_t layer, int64_t pos, bool value, float* dst) const {
+  for (int64_t h = 0; h < n_head_kv_; ++h) {
+    const size_t off = value ? v_offset(layer, h, pos) : k_offset(layer, h, pos);
+    float* d = dst + h * head_dim_;
+    if (type_ == DType::F32) {
+      std::memcpy(d, reinterpret_cast<const float*>(storage_.get()) + off, static_cast<size_t>(head_dim_) * sizeof(float));
+    } else {
+      const uint16_t* src = storage_.get() + off;
+      for (int64_t i = 0; i < head_dim_; ++i) d[i] = fp16_to_fp32(src[i]);
+    }
   }
 }
 
 void KVCache::store(int64_t layer, int64_t pos, const float* k, const float* v) {
-  put(k_offset(layer, pos), k);
-  put(v_offset(layer, pos), v);
+  put(layer, pos, false, k);
+  put(layer, pos, true, v);
 }
 
-void KVCache::load_k(int64_t layer, int64_t pos, float* out) const { get(k_offset(layer, pos), out); }
-void KVCache::load_v(int64_t layer, int64_t pos, float* out) const { get(v_offset(layer, pos), out); }
+void KVCache::load_k(int64_t layer, int64_t pos, float* out) const { get(layer, pos, false, out); }
+void KVCache::load_v(int64_t layer, int64_t pos, float* out) const { get(layer, pos, true, out); }
 
 }  // namespace trellis

@@ -1,11 +1,15 @@
 // Keys and values of one sequence for every layer, in F32 or F16.
-// Layout per layer: [n_ctx, kv_dim] rows, so attention streams over positions.
+// Layout per layer: K then V, each [n_head_kv][n_ctx][head_dim]: every KV head's rows are one
+// contiguous run, so attention reads each head as a single stream the prefetchers follow
+// (with the heads side by side in one row per position, decode attention at depth 2048 took
+// ~20% longer in bench_attention).
 #pragma once
 #include <cstdint>
 #include <memory>
 #include <string>
 
 #include "core/dtype.h"
+#include "kernels/attention.h"
 #include "model/hparams.h"
 
 namespace trellis {
@@ -31,9 +35,10 @@ class KVCache {
   // Reads kv_dim floats back (converting from F16 when needed) — used by references and tests.
   void load_k(int64_t layer, int64_t pos, float* out) const;
   void load_v(int64_t layer, int64_t pos, float* out) const;
-  // Raw row pointers for attention kernels (F32 rows or F16 rows).
-  const void* k_row(int64_t layer, int64_t pos) const { return row(k_offset(layer, pos)); }
-  const void* v_row(int64_t layer, int64_t pos) const { return row(v_offset(layer, pos)); }
+  // The layer as the attention kernels read it (F32 or F16 rows, head-major).
+  KVLayerView layer_view(int64_t layer) const {
+    return {row(k_offset(layer, 0, 0)), row(v_offset(layer, 0, 0)), head_dim_, type_, n_ctx_ * head_dim_};
+  }
 
   // Identifies the adapter set (and scales) that produced the cached values; a cache built
   // under one set must not be reused under another.
@@ -41,13 +46,19 @@ class KVCache {
   void set_adapter_key(const std::string& key) { adapter_key_ = key; }
 
  private:
-  size_t k_offset(int64_t layer, int64_t pos) const { return static_cast<size_t>((layer * 2 * n_ctx_ + pos) * kv_dim_); }
-  size_t v_offset(int64_t layer, int64_t pos) const { return static_cast<size_t>(((layer * 2 + 1) * n_ctx_ + pos) * kv_dim_); }
+  // Element offsets of head `head`'s row at `pos` (V: the layer's second half).
+  size_t k_offset(int64_t layer, int64_t head, int64_t pos) const {
+    return static_cast<size_t>(layer * 2 * n_ctx_ * kv_dim_ + (head * n_ctx_ + pos) * head_dim_);
+  }
+  size_t v_offset(int64_t layer, int64_t head, int64_t pos) const {
+    return k_offset(layer, head, pos) + static_cast<size_t>(n_ctx_ * kv_dim_);
+  }
   const void* row(size_t elem_offset) const;
-  void put(size_t elem_offset, const float* src);
-  void get(size_t elem_offset, float* dst) const;
+  // One position's kv_dim values, scattered to (or gathered from) the heads' rows.
+  void put(int64_t layer, int64_t pos, bool value, const float* src);
+  void get(int64_t layer, int64_t pos, bool value, float* dst) const;
 
-  int64_t n_layer_, n_ctx_, kv_dim_;
+  int64_t n_layer_, n_ctx_, kv_dim_, head_dim_, n_head_kv_;
   DType type_;
   int64_t length_ = 0;
   // An anonymous mapping (zero pages, touched as positions fill) with transparent huge pages
