@@ -57,13 +57,14 @@ struct Caches {
   DType type;
   int64_t n_ctx;
   HugeBuffer<uint8_t> data;
+  bool row_layout = std::getenv("TRELLIS_BENCH_ROW_LAYOUT") != nullptr;
   size_t layer_elems() const { return static_cast<size_t>(2 * n_ctx * kKvDim); }
   size_t esize() const { return type == DType::F16 ? 2 : 4; }
   Caches(DType t, int64_t n) : type(t), n_ctx(n), data(layer_elems() * kLayers * esize()) {}
   KVLayerView view(int64_t layer) const {
     const size_t off = layer_elems() * static_cast<size_t>(layer) * esize();
     const size_t v_off = off + static_cast<size_t>(n_ctx * kKvDim) * esize();
-    if (std::getenv("TRELLIS_BENCH_ROW_LAYOUT") != nullptr) return {data.ptr + off, data.ptr + v_off, kKvDim, type};
+    if (row_layout) return {data.ptr + off, data.ptr + v_off, kKvDim, type};
     return {data.ptr + off, data.ptr + v_off, kHeadDim, type, n_ctx * kHeadDim};
   }
 };

@@ -159,7 +159,8 @@ void block_scores_even(const float* q, const float* k, int64_t ks, int64_t nb, i
   if (p < nb) block_scores<0>(q, k + p * ks, ks, nb - p, hd, scale, s + p);
 }
 
-void convert_keys(const uint16_t* k, int64_t ks, int64_t nb, int64_t hd, float* out) {
+// Out of line: inlined with a constant head_dim, GCC warns about the scalar tail it then never runs.
+[[gnu::noinline]] void convert_keys(const uint16_t* k, int64_t ks, int64_t nb, int64_t hd, float* out) {
   for (int64_t p = 0; p < nb; ++p) {
     int64_t d = 0;
     for (; d + 8 <= hd; d += 8) {
@@ -246,13 +247,7 @@ void block_scores_rows(const float* const* q, const void* keys, int64_t ks, int6
   const float* tail = nullptr;
   int64_t tail_stride = ks;
   if constexpr (F16) {
-    for (int64_t u = p; u < nb; ++u) {
-#pragma GCC unroll 16
-      for (int c = 0; c < NCH; ++c) {
-        _mm256_storeu_ps(tail_scratch + (u - p) * 8 * NCH + 8 * c,
-                         _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + u * ks + 8 * c))));
-      }
-    }
+    convert_keys(k + p * ks, ks, nb - p, 8 * NCH, tail_scratch);
     tail = tail_scratch;
     tail_stride = 8 * NCH;
   } else {

@@ -11,11 +11,10 @@
 namespace trellis {
 
 KVCache::KVCache(const Hparams& hp, int64_t n_ctx, DType type)
-    : n_layer_(hp.n_layer), n_ctx_(n_ctx), kv_dim_(hp.kv_dim()), head_dim_(hp.head_dim), n_head_kv_(hp.n_head_kv),
-      type_(type) {
+    : n_layer_(hp.n_layer), n_ctx_(n_ctx), head_dim_(hp.head_dim), n_head_kv_(hp.n_head_kv), type_(type) {
   if (n_ctx <= 0) fail("context size must be positive, got ", n_ctx);
   if (type != DType::F32 && type != DType::F16) fail("KV cache type must be F32 or F16, got ", dtype_name(type));
-  const int64_t elems = n_layer_ * 2 * n_ctx_ * kv_dim_;
+  const int64_t elems = n_layer_ * 2 * n_ctx_ * kv_dim();
   if (elems > (int64_t(1) << 36)) fail("KV cache of ", n_ctx, " positions is too large");
   n_slots_ = static_cast<size_t>(elems) * (type == DType::F32 ? 2 : 1);
   const size_t bytes = n_slots_ * sizeof(uint16_t);

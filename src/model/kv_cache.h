@@ -22,7 +22,7 @@ class KVCache {
   int64_t n_ctx() const { return n_ctx_; }
   int64_t length() const { return length_; }   // positions filled
   DType type() const { return type_; }
-  int64_t kv_dim() const { return kv_dim_; }
+  int64_t kv_dim() const { return n_head_kv_ * head_dim_; }
   size_t bytes() const { return n_slots_ * sizeof(uint16_t); }
 
   void clear() { length_ = 0; }
@@ -48,17 +48,17 @@ class KVCache {
  private:
   // Element offsets of head `head`'s row at `pos` (V: the layer's second half).
   size_t k_offset(int64_t layer, int64_t head, int64_t pos) const {
-    return static_cast<size_t>(layer * 2 * n_ctx_ * kv_dim_ + (head * n_ctx_ + pos) * head_dim_);
+    return static_cast<size_t>(layer * 2 * n_ctx_ * kv_dim() + (head * n_ctx_ + pos) * head_dim_);
   }
   size_t v_offset(int64_t layer, int64_t head, int64_t pos) const {
-    return k_offset(layer, head, pos) + static_cast<size_t>(n_ctx_ * kv_dim_);
+    return k_offset(layer, head, pos) + static_cast<size_t>(n_ctx_ * kv_dim());
   }
   const void* row(size_t elem_offset) const;
   // One position's kv_dim values, scattered to (or gathered from) the heads' rows.
   void put(int64_t layer, int64_t pos, bool value, const float* src);
   void get(int64_t layer, int64_t pos, bool value, float* dst) const;
 
-  int64_t n_layer_, n_ctx_, kv_dim_, head_dim_, n_head_kv_;
+  int64_t n_layer_, n_ctx_, head_dim_, n_head_kv_;
   DType type_;
   int64_t length_ = 0;
   // An anonymous mapping (zero pages, touched as positions fill) with transparent huge pages
