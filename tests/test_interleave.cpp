@@ -227,7 +227,8 @@ TEST(Interleave, PrefillFromTheCopyIsUnchanged) {
   ThreadPool pool(2);
   for (DType t : kTypes) {
     if (!matmul_has_gemm(t, active_isa())) continue;
-    for (int64_t rows : {5, 17, 64}) {
+    // Blocks of 16 or 32 rows (AVX-512 float tiles): partial groups, partial blocks, two blocks.
+    for (int64_t rows : {5, 17, 45, 64}) {
       const int64_t n = block_elems(t) * 9;
       Matrix m = make_matrix(rng, t, rows, n);
       const int64_t tokens = 40;

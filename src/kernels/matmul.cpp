@@ -189,11 +189,10 @@ void matmul_vec_dot(const IsaKernels& k, std::span<VecDotJob> jobs, const float*
   });
 }
 
-constexpr int64_t kTileRows = kGemmTileRows;   // weight rows packed per work item
 constexpr size_t kActBlockBytes = 256 * 1024;  // packed activations revisited per row block (L2)
 constexpr int64_t kTokenMultiple = 12;         // token runs split evenly into the tiles' 2, 3, 4 or 6 tokens
 
-// One weight of a prefill pass: its rows are cut into blocks of kTileRows.
+// One weight of a prefill pass: its rows are cut into blocks of g->block_rows.
 struct GemmJob {
   const GemmKernels* g;
   const TensorView* w;
@@ -202,7 +201,7 @@ struct GemmJob {
 };
 
 // Prefill of one or more weights over the same input, all with the same activation packing:
-// the activations are packed once, then per block of kTileRows weight rows (of any of the
+// the activations are packed once, then per block of block_rows weight rows (of any of the
 // weights, one pool dispatch for all): pack the rows into a per-thread buffer and run the
 // tile kernel over the tokens in L2-sized runs.
 void matmul_gemm(std::span<GemmJob> jobs, const float* x, int64_t n_tokens, ThreadPool& pool) {
@@ -218,16 +217,17 @@ void matmul_gemm(std::span<GemmJob> jobs, const float* x, int64_t n_tokens, Thre
   int64_t token_block = static_cast<int64_t>(kActBlockBytes / ab) / kTokenMultiple * kTokenMultiple;
   token_block = std::min(std::max(token_block, kTokenMultiple), n_tokens);
   int64_t total = 0;
-  for (GemmJob& j : jobs) total += j.n_blocks = (j.w->rows() + kTileRows - 1) / kTileRows;
+  for (GemmJob& j : jobs) total += j.n_blocks = (j.w->rows() + j.g->block_rows - 1) / j.g->block_rows;
   pool.parallel_for(total, [&](int64_t c, int) {
     size_t j = 0;
     while (c >= jobs[j].n_blocks) c -= jobs[j++].n_blocks;
     const GemmKernels& g = *jobs[j].g;
     const TensorView& w = *jobs[j].w;
-    const int64_t out = w.rows(), r0 = c * kTileRows, nr = std::min(kTileRows, out - r0);
+    const int64_t block_rows = g.block_rows;
+    const int64_t out = w.rows(), r0 = c * block_rows, nr = std::min(block_rows, out - r0);
     const size_t wb = g.w_bytes(n);
-    uint8_t* buf = tile_scratch().get(wb * static_cast<size_t>(kTileRows));
-    if (nr < kTileRows) std::memset(buf, 0, wb * static_cast<size_t>(kTileRows));  // absent rows give 0
+    uint8_t* buf = tile_scratch().get(wb * static_cast<size_t>(block_rows));
+    if (nr < block_rows) std::memset(buf, 0, wb * static_cast<size_t>(block_rows));  // absent rows give 0
     if (w.interleaved != nullptr && g.pack_w_interleaved != nullptr) {
       const size_t gb = interleaved_group_bytes(w.type, n);
       g.pack_w_interleaved(w.interleaved + static_cast<size_t>(r0 / kInterleaveRows) * gb, gb, nr, n, buf);

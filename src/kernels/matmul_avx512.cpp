@@ -806,74 +806,166 @@ void int_tile(const uint8_t* w, int64_t n_rows, const uint8_t* acts, int64_t n_t
   tile_loop<IntMicro<LB>::template K, 4, 3>(w, packed_bytes<LB>(n), n_rows, acts, packed_bytes<LB>(n), n_tok, n, y, ldy, false);
 }
 
-// ---- float weights (F32 / F16 / BF16): converted to F32 rows, FMA tile -----------------------
+// ---- float weights (F32 / F16 / BF16): 32 rows per element, broadcast FMA tile -------------
+// A block of kFloatBlockRows = 32 rows is stored element-major: the 32 rows' values of element
+// k (F16/BF16 converted) are the two vectors at block[32k]. A token's element broadcast into
+// two FMAs against them feeds all 32 rows: the lanes are the outputs (no horizontal sums),
+// the weight loads serve N tokens, and the tokens are read in place (rows of n floats).
+// 32 rows rather than 16: a broadcast is a load, and with one weight vector per element the
+// loads (1 + N per N FMAs) held a core to ~77% of its FMA peak on Zen 5; two vectors (2 + N
+// per 2N FMAs) reach ~96% with the data in L1 (12 tokens, 256 elements, one core).
+constexpr int kFloatBlockRows = 32;
 
-int64_t pad16(int64_t n) { return (n + 15) / 16 * 16; }
-size_t f32_bytes(int64_t n) { return static_cast<size_t>(pad16(n)) * 4; }
+size_t f32_bytes(int64_t n) { return static_cast<size_t>(n) * 4; }
 
-void pack_f32(const float* x, int64_t n, uint8_t* dst) {
-  float* o = reinterpret_cast<float*>(dst);
-  std::memcpy(o, x, static_cast<size_t>(n) * 4);
-  for (int64_t i = n; i < pad16(n); ++i) o[i] = 0.f;
+void pack_f32(const float* x, int64_t n, uint8_t* dst) { std::memcpy(dst, x, static_cast<size_t>(n) * 4); }
+
+enum class FloatKind { F32, F16, BF16 };
+
+template <FloatKind K>
+float float_at(const void* w, int64_t i) {
+  if constexpr (K == FloatKind::F32) {
+    return static_cast<const float*>(w)[i];
+  } else if constexpr (K == FloatKind::F16) {
+    return h2f(static_cast<const uint16_t*>(w)[i]);
+  } else {
+    const uint32_t b = uint32_t{static_cast<const uint16_t*>(w)[i]} << 16;
+    float f;
+    std::memcpy(&f, &b, 4);
+    return f;
+  }
 }
-void pack_w_f32(const void* w, int64_t n, uint8_t* dst) { pack_f32(static_cast<const float*>(w), n, dst); }
 
-template <bool kBf16>
-void pack_w_half(const void* w, int64_t n, uint8_t* dst) {
-  const uint16_t* h = static_cast<const uint16_t*>(w);
-  float* o = reinterpret_cast<float*>(dst);
+template <FloatKind K>
+__m512 float16_at(const void* w, int64_t i) {
+  if constexpr (K == FloatKind::F32) return load16_f32(w, i);
+  else if constexpr (K == FloatKind::F16) return load16_f16(w, i);
+  else return load16_bf16(w, i);
+}
+
+// Row `row` of a block from a row in the file's layout.
+template <FloatKind K>
+void pack_w_float(const void* w, int64_t n, uint8_t* block, int row) {
+  float* o = reinterpret_cast<float*>(block) + row;
+  alignas(64) float v[16];
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
-    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i));
-    const __m512 f = kBf16 ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16)) : _mm512_cvtph_ps(v);
-    _mm512_storeu_ps(o + i, f);
+    _mm512_store_ps(v, float16_at<K>(w, i));
+    for (int j = 0; j < 16; ++j) o[kFloatBlockRows * (i + j)] = v[j];
   }
-  for (; i < n; ++i) {
-    if (kBf16) {
-      const uint32_t b = uint32_t{h[i]} << 16;
-      std::memcpy(o + i, &b, 4);
-    } else {
-      o[i] = h2f(h[i]);
-    }
-  }
-  for (; i < pad16(n); ++i) o[i] = 0.f;
+  for (; i < n; ++i) o[kFloatBlockRows * i] = float_at<K>(w, i);
 }
 
-// 4 rows × 6 tokens: 24 accumulators, 10 loads per 24 FMAs.
-template <int R, int N>
-struct FloatMicro {
-  static void run(const uint8_t* wb, size_t ws, const uint8_t* ab, size_t as, int64_t n, float* y, int64_t ldy, bool add) {
-    __m512 acc[R][N];
-    #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r)
-      #pragma GCC unroll 8
-      for (int t = 0; t < N; ++t) acc[r][t] = _mm512_setzero_ps();
-    const int64_t np = pad16(n);
-    for (int64_t k = 0; k < np; k += 16) {
-      __m512 wv[R];
-      #pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) wv[r] = _mm512_loadu_ps(reinterpret_cast<const float*>(wb + r * ws) + k);
-      #pragma GCC unroll 8
-      for (int t = 0; t < N; ++t) {
-        const __m512 av = _mm512_loadu_ps(reinterpret_cast<const float*>(ab + t * as) + k);
-        #pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) acc[r][t] = _mm512_fmadd_ps(wv[r], av, acc[r][t]);
+// r[i] = 16 elements of row i  ->  r[k] = element k of the 16 rows.
+[[gnu::always_inline]] inline void transpose16(__m512 r[16]) {
+  __m512 a[16], b[16];
+  for (int i = 0; i < 8; ++i) {  // per 128-bit lane: rows 2i, 2i+1 interleaved
+    a[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    a[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; ++i) {  // b[4i+j], lane L: element 4L+j of rows 4i..4i+3
+    b[4 * i + 0] = _mm512_shuffle_ps(a[4 * i], a[4 * i + 2], 0x44);
+    b[4 * i + 1] = _mm512_shuffle_ps(a[4 * i], a[4 * i + 2], 0xEE);
+    b[4 * i + 2] = _mm512_shuffle_ps(a[4 * i + 1], a[4 * i + 3], 0x44);
+    b[4 * i + 3] = _mm512_shuffle_ps(a[4 * i + 1], a[4 * i + 3], 0xEE);
+  }
+  for (int j = 0; j < 4; ++j) {  // gather lane L of b[j], b[4+j], b[8+j], b[12+j]
+    const __m512 c0 = _mm512_shuffle_f32x4(b[j], b[4 + j], 0x88), c1 = _mm512_shuffle_f32x4(b[8 + j], b[12 + j], 0x88);
+    const __m512 d0 = _mm512_shuffle_f32x4(b[j], b[4 + j], 0xDD), d1 = _mm512_shuffle_f32x4(b[8 + j], b[12 + j], 0xDD);
+    r[j] = _mm512_shuffle_f32x4(c0, c1, 0x88);
+    r[8 + j] = _mm512_shuffle_f32x4(c0, c1, 0xDD);
+    r[4 + j] = _mm512_shuffle_f32x4(d0, d1, 0x88);
+    r[12 + j] = _mm512_shuffle_f32x4(d0, d1, 0xDD);
+  }
+}
+
+// The block straight from the interleaved copy (kernels/interleave.h: per 64 elements, the
+// 64 of each of a group's 4 rows in turn; the block's 32 rows are 8 groups): per 16 elements
+// and 16 rows a 16 × 16 transpose. Rows of absent groups are zero.
+template <FloatKind K>
+void pack_float_interleaved(const uint8_t* groups, size_t group_bytes, int64_t nr, int64_t n, uint8_t* block) {
+  constexpr size_t kElemBytes = K == FloatKind::F32 ? 4 : 2;
+  constexpr size_t kRowPiece = kFloatBlockElems * kElemBytes;  // one row's 64 elements
+  const int64_t n_groups = (nr + kInterleaveRows - 1) / kInterleaveRows;
+  float* o = reinterpret_cast<float*>(block);
+  for (int64_t p = 0; p < n / kFloatBlockElems; ++p) {
+    const size_t piece = static_cast<size_t>(p) * kInterleaveRows * kRowPiece;
+    for (int half = 0; half < kFloatBlockRows / 16; ++half) {
+      for (int64_t c = 0; c < kFloatBlockElems; c += 16) {
+        __m512 r[16];
+        for (int i = 0; i < 16; ++i) {
+          const int64_t g = (16 * half + i) / kInterleaveRows;
+          const uint8_t* row = groups + static_cast<size_t>(g) * group_bytes + piece + (i % kInterleaveRows) * kRowPiece;
+          r[i] = g < n_groups ? float16_at<K>(row, c) : _mm512_setzero_ps();
+        }
+        transpose16(r);
+        float* dst = o + kFloatBlockRows * (p * kFloatBlockElems + c) + 16 * half;
+        for (int k = 0; k < 16; ++k) _mm512_storeu_ps(dst + kFloatBlockRows * k, r[k]);
       }
     }
-    #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r)
-      #pragma GCC unroll 8
-      for (int t = 0; t < N; ++t) y[t * ldy + r] = (add ? y[t * ldy + r] : 0.f) + _mm512_reduce_add_ps(acc[r][t]);
+  }
+}
+
+// Stores (or adds) one token's 32 results; only the block's first nr rows exist.
+void store_rows32(__m512 lo, __m512 hi, int64_t nr, bool add, float* y) {
+  const uint32_t bits = nr >= 32 ? 0xFFFFFFFFu : (1u << nr) - 1;
+  const __mmask16 m0 = static_cast<__mmask16>(bits), m1 = static_cast<__mmask16>(bits >> 16);
+  if (add) {
+    lo = _mm512_add_ps(lo, _mm512_maskz_loadu_ps(m0, y));
+    hi = _mm512_add_ps(hi, _mm512_maskz_loadu_ps(m1, y + 16));
+  }
+  _mm512_mask_storeu_ps(y, m0, lo);
+  _mm512_mask_storeu_ps(y + 16, m1, hi);
+}
+
+// 32 rows × N tokens over len elements: 2N accumulators, 2 + N loads per 2N FMAs.
+template <int N>
+struct FloatMicro {
+  static void run(const float* block, int64_t len, const uint8_t* a, size_t as, float* y, int64_t ldy, int64_t nr,
+                  bool add) {
+    __m512 acc[N][2];
+#pragma GCC unroll 16
+    for (int t = 0; t < N; ++t) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < len; ++k) {
+      const __m512 w0 = _mm512_loadu_ps(block + kFloatBlockRows * k);
+      const __m512 w1 = _mm512_loadu_ps(block + kFloatBlockRows * k + 16);
+#pragma GCC unroll 16
+      for (int t = 0; t < N; ++t) {
+        const __m512 x = _mm512_set1_ps(reinterpret_cast<const float*>(a + t * as)[k]);
+        acc[t][0] = _mm512_fmadd_ps(w0, x, acc[t][0]);
+        acc[t][1] = _mm512_fmadd_ps(w1, x, acc[t][1]);
+      }
+    }
+#pragma GCC unroll 16
+    for (int t = 0; t < N; ++t) store_rows32(acc[t][0], acc[t][1], nr, add, y + t * ldy);
   }
 };
 
-// Columns are taken kFloatKc at a time so the 4 weight rows (16 KB) and 6 tokens fit in L1.
-constexpr int64_t kFloatKc = 1024;
+// Calls Micro<t> for the largest t ≤ nt (nt ≤ N): the tokens left over at the end.
+template <template <int> class Micro, int N, class... Args>
+void run_tokens(int64_t nt, Args... args) {
+  if constexpr (N > 1) {
+    if (nt < N) return run_tokens<Micro, N - 1>(nt, args...);
+  }
+  Micro<N>::run(args...);
+}
+
+// 12 tokens: 24 accumulators + 2 weight vectors. Slices of up to 4096 elements (the block
+// from L2, a token's sums in registers over the whole row). bench_kernels, 2 threads, 512
+// tokens, Qwen2.5-0.5B FFN shapes, best of each: 12 tokens ~355 GFLOPS, 8 ~345, 6 ~330;
+// slices of 1024 / 2048 / 8192 within noise of 4096. (The 16-row form before: ~300 and ~255.)
+constexpr int kFloatTokens = 12;
+constexpr int64_t kFloatKc = 4096;
 
 void float_tile(const uint8_t* w, int64_t n_rows, const uint8_t* acts, int64_t n_tok, int64_t n, float* y, int64_t ldy) {
+  const size_t as = f32_bytes(n);
   for (int64_t k0 = 0; k0 < n; k0 += kFloatKc) {
     const int64_t len = n - k0 < kFloatKc ? n - k0 : kFloatKc;
-    tile_loop<FloatMicro, 4, 6>(w + 4 * k0, f32_bytes(n), n_rows, acts + 4 * k0, f32_bytes(n), n_tok, len, y, ldy, k0 > 0);
+    const float* block = reinterpret_cast<const float*>(w) + kFloatBlockRows * k0;
+    for (int64_t t = 0; t < n_tok; t += kFloatTokens) {
+      run_tokens<FloatMicro, kFloatTokens>(n_tok - t, block, len, acts + t * as + 4 * k0, as, y + t * ldy, ldy, n_rows,
+                                           k0 > 0);
+    }
   }
 }
 
@@ -896,15 +988,17 @@ constexpr GemmKernels int_gemm() {
   return g;
 }
 
-template <void (*PackW)(const void*, int64_t, uint8_t*)>
+template <FloatKind K>
 constexpr GemmKernels float_gemm() {
   GemmKernels g;
   g.act_bytes = f32_bytes;
   g.pack_acts = pack_f32;
   g.acts_are_rows = true;
   g.w_bytes = f32_bytes;
-  g.pack_w_row = pack_row_of_block<f32_bytes, PackW>;
+  g.pack_w_row = pack_w_float<K>;
+  g.pack_w_interleaved = pack_float_interleaved<K>;
   g.tile = float_tile;
+  g.block_rows = kFloatBlockRows;
   return g;
 }
 
@@ -915,9 +1009,9 @@ constexpr IsaKernels make_table() {
     k.vec_dot[static_cast<int>(s)] = dot;
     k.gemm[static_cast<int>(s)] = gemm;
   };
-  set(WSlot::F32, dot_float512<load16_f32, load8_f32, 4>, float_gemm<pack_w_f32>());
-  set(WSlot::F16, dot_float512<load16_f16, load8_f16, 2>, float_gemm<pack_w_half<false>>());
-  set(WSlot::BF16, dot_float512<load16_bf16, load8_bf16, 2>, float_gemm<pack_w_half<true>>());
+  set(WSlot::F32, dot_float512<load16_f32, load8_f32, 4>, float_gemm<FloatKind::F32>());
+  set(WSlot::F16, dot_float512<load16_f16, load8_f16, 2>, float_gemm<FloatKind::F16>());
+  set(WSlot::BF16, dot_float512<load16_bf16, load8_bf16, 2>, float_gemm<FloatKind::BF16>());
   set(WSlot::Q8_0, dot_legacy512<Z_Q8_0>, int_gemm<32, pack_w_legacy<FmtQ8_0Biased>>());
   set(WSlot::Q4_0, dot_legacy512<Z_Q4_0>, int_gemm<32, pack_w_legacy<FmtQ4_0>>());
   set(WSlot::Q4_1, dot_legacy512<Z_Q4_1>, int_gemm<32, pack_w_legacy<FmtQ4_1>>());

@@ -80,12 +80,12 @@ using VecDotX4RunFn = void (*)(const uint8_t* groups, size_t group_bytes, int64_
                                float* y);
 
 // Tiled prefill product, optional per ISA and type. The driver packs each token once
-// (pack_acts, act_bytes(n) bytes per token) and each block of kGemmTileRows weight rows once
-// per call into a buffer of kGemmTileRows·w_bytes(n) bytes (pack_w_row writes every byte of
+// (pack_acts, act_bytes(n) bytes per token) and each block of block_rows weight rows once
+// per call into a buffer of block_rows·w_bytes(n) bytes (pack_w_row writes every byte of
 // row `row` of the block, in a layout of the kernel's own; the driver zeroes the buffer when
 // the block has fewer rows), then calls tile on the block and the tokens in cache-sized runs:
-// y[t·ldy + r] = Σ w_r·x_t for r < n_rows ≤ kGemmTileRows, t < n_tok.
-constexpr int kGemmTileRows = 16;
+// y[t·ldy + r] = Σ w_r·x_t for r < n_rows ≤ block_rows, t < n_tok.
+constexpr int kGemmTileRows = 16;  // block_rows unless a kernel sets another
 struct GemmKernels {
   size_t (*act_bytes)(int64_t n) = nullptr;
   void (*pack_acts)(const float* x, int64_t n, uint8_t* dst) = nullptr;
@@ -94,13 +94,14 @@ struct GemmKernels {
   bool acts_are_rows = false;
   size_t (*w_bytes)(int64_t n) = nullptr;
   void (*pack_w_row)(const void* w_row, int64_t n, uint8_t* block, int row) = nullptr;
-  // Optional: rows [16·i, 16·i + nr) of a matrix with an interleaved copy (kernels/interleave.h),
+  // Optional: rows [block_rows·i, block_rows·i + nr) of a matrix with an interleaved copy (kernels/interleave.h),
   // straight from the copy's kInterleaveRows-row groups at `groups` (group_bytes apart, only
   // the groups holding the nr rows exist): the block pack_w_row of every row makes (the
   // offsets of absent rows may differ in the sign of zero; the tile kernels read them as 0).
   void (*pack_w_interleaved)(const uint8_t* groups, size_t group_bytes, int64_t nr, int64_t n, uint8_t* block) = nullptr;
   void (*tile)(const uint8_t* w, int64_t n_rows, const uint8_t* acts, int64_t n_tok, int64_t n, float* y,
                int64_t ldy) = nullptr;
+  int block_rows = kGemmTileRows;  // a multiple of kInterleaveRows (blocks start on a group)
   bool valid() const { return tile != nullptr; }
 };
 
