@@ -318,7 +318,8 @@ void dot4_legacy512(const uint8_t* w, size_t stride, int n_rows, const ActRow& a
   const bool prefetch = stride <= kDotRowsContiguousMaxStride;
   const char* const pf_base = reinterpret_cast<const char*>(w) + 4 * stride + kPrefetchBytes;
   const char* pf = reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(pf_base) / 64 * 64);
-  __m512 acc = _mm512_setzero_ps(), corr = _mm512_setzero_ps();
+  // Two accumulators, even and odd blocks, as dot_x4_512 (bit-identical results).
+  __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()}, corr = _mm512_setzero_ps();
   for (int64_t b0 = 0; b0 < nb; b0 += 4) {
     const int cnt = nb - b0 < 4 ? static_cast<int>(nb - b0) : 4;
     if (prefetch) {
@@ -334,14 +335,15 @@ void dot4_legacy512(const uint8_t* w, size_t stride, int n_rows, const ActRow& a
     if (Z::kMin) corr = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(g, 16))), ds, corr);
     else corr = _mm512_fmadd_ps(dw, ds, corr);
     auto step = [&](int j, __m512 sc) {
-      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(C::dot(rows, b0 + j, a.qs + 32 * (b0 + j))), sc, acc);
+      acc[j & 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(C::dot(rows, b0 + j, a.qs + 32 * (b0 + j))), sc, acc[j & 1]);
     };
     step(0, _mm512_permute_ps(scale, 0x00));
     if (cnt > 1) step(1, _mm512_permute_ps(scale, 0x55));
     if (cnt > 2) step(2, _mm512_permute_ps(scale, 0xAA));
     if (cnt > 3) step(3, _mm512_permute_ps(scale, 0xFF));
   }
-  store_row_sums(Z::kMin ? _mm512_add_ps(acc, corr) : _mm512_fmadd_ps(corr, _mm512_set1_ps(Z::kOffset), acc), n_rows, y);
+  const __m512 sum = _mm512_add_ps(acc[0], acc[1]);
+  store_row_sums(Z::kMin ? _mm512_add_ps(sum, corr) : _mm512_fmadd_ps(corr, _mm512_set1_ps(Z::kOffset), sum), n_rows, y);
 }
 
 // ---- decode from the interleaved layout (kernels/interleave.h) -----------------------------
@@ -387,7 +389,9 @@ void dot_x4_512(const uint8_t* g, int n_rows, const ActRow& act, int64_t n, floa
   constexpr int64_t kBlockArea = 4 * X::kRowBytes;  // one block of the four rows in the copy
   const QuantRow& a = act.q;
   const int64_t nb = n / 32;
-  __m512 acc = _mm512_setzero_ps(), corr = _mm512_setzero_ps();
+  // Two accumulators (even / odd blocks): one chain of FMAs over a short row's 18 blocks
+  // was 18 FMA latencies per group.
+  __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()}, corr = _mm512_setzero_ps();
   for (int64_t b0 = 0; b0 < nb; b0 += 4) {
     const int cnt = nb - b0 < 4 ? static_cast<int>(nb - b0) : 4;
     const __mmask8 m4 = static_cast<__mmask8>((1u << cnt) - 1);
@@ -397,7 +401,7 @@ void dot_x4_512(const uint8_t* g, int n_rows, const ActRow& act, int64_t n, floa
     const uint8_t* codes = g + 32;
     const int8_t* ab = a.qs + 32 * b0;
     auto step = [&](int j, __m512 sc) {
-      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(X::dot(codes + j * kBlockArea, ab + 32 * j)), sc, acc);
+      acc[j & 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(X::dot(codes + j * kBlockArea, ab + 32 * j)), sc, acc[j & 1]);
     };
     step(0, _mm512_permute_ps(scale, 0x00));
     if (cnt > 1) step(1, _mm512_permute_ps(scale, 0x55));
@@ -405,7 +409,16 @@ void dot_x4_512(const uint8_t* g, int n_rows, const ActRow& act, int64_t n, floa
     if (cnt > 3) step(3, _mm512_permute_ps(scale, 0xFF));
     g += 32 + cnt * kBlockArea;
   }
-  store_row_sums(_mm512_fmadd_ps(corr, _mm512_set1_ps(X::kOffset), acc), n_rows, y);
+  store_row_sums(_mm512_fmadd_ps(corr, _mm512_set1_ps(X::kOffset), _mm512_add_ps(acc[0], acc[1])), n_rows, y);
+}
+
+// The table's decode entry: a run of groups per call (one indirect call per chunk instead
+// of one per group of four rows, which short rows — 576 columns, 18 blocks — feel).
+template <void (*Dot)(const uint8_t*, int, const ActRow&, int64_t, float*)>
+void x4_run(const uint8_t* g, size_t group_bytes, int64_t n_rows, const ActRow& act, int64_t n, float* y) {
+  for (int64_t r = 0; r < n_rows; r += 4, g += group_bytes) {
+    Dot(g, n_rows - r < 4 ? static_cast<int>(n_rows - r) : 4, act, n, y + r);
+  }
 }
 
 // Q4_K from the interleaved copy (kernels/interleave.h): per super-block of the four rows,
@@ -1031,6 +1044,13 @@ constexpr IsaKernels make_table() {
   rows(WSlot::Q5_0, dot4_legacy512<Z_Q5_0, Nibble5Rows<BlockQ5_0>>);
   rows(WSlot::Q5_1, dot4_legacy512<Z_Q5_1, Nibble5Rows<BlockQ5_1>>);
   rows(WSlot::IQ4_NL, dot4_legacy512<Z_IQ4_NL, NibbleRows<BlockIQ4_NL, true>>);
+  k.vec_dot_x4_run[static_cast<int>(WSlot::Q8_0)] = x4_run<dot_x4_512<X4Q8_0>>;
+  k.vec_dot_x4_run[static_cast<int>(WSlot::Q4_0)] = x4_run<dot_x4_512<X4Q4_0>>;
+  k.vec_dot_x4_run[static_cast<int>(WSlot::Q5_0)] = x4_run<dot_x4_512<X4Q5_0>>;
+  k.vec_dot_x4_run[static_cast<int>(WSlot::Q4_K)] = x4_run<dot_x4_q4k_512>;
+  k.vec_dot_x4_run[static_cast<int>(WSlot::F32)] = x4_run<dot_x4_float512<load16_f32, 4>>;
+  k.vec_dot_x4_run[static_cast<int>(WSlot::F16)] = x4_run<dot_x4_float512<load16_f16, 2>>;
+  k.vec_dot_x4_run[static_cast<int>(WSlot::BF16)] = x4_run<dot_x4_float512<load16_bf16, 2>>;
   k.vec_dot_x4[static_cast<int>(WSlot::Q8_0)] = dot_x4_512<X4Q8_0>;
   k.vec_dot_x4[static_cast<int>(WSlot::Q4_0)] = dot_x4_512<X4Q4_0>;
   k.vec_dot_x4[static_cast<int>(WSlot::Q5_0)] = dot_x4_512<X4Q5_0>;
