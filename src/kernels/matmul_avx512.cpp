@@ -871,17 +871,21 @@ void pack_w_float(const void* w, int64_t n, uint8_t* block, int row) {
 
 // r[i] = 16 elements of row i  ->  r[k] = element k of the 16 rows.
 [[gnu::always_inline]] inline void transpose16(__m512 r[16]) {
+  // The loops must be unrolled for the 48 vectors to stay in registers (GCC -O2 does not).
   __m512 a[16], b[16];
+#pragma GCC unroll 8
   for (int i = 0; i < 8; ++i) {  // per 128-bit lane: rows 2i, 2i+1 interleaved
     a[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
     a[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
   }
+#pragma GCC unroll 4
   for (int i = 0; i < 4; ++i) {  // b[4i+j], lane L: element 4L+j of rows 4i..4i+3
     b[4 * i + 0] = _mm512_shuffle_ps(a[4 * i], a[4 * i + 2], 0x44);
     b[4 * i + 1] = _mm512_shuffle_ps(a[4 * i], a[4 * i + 2], 0xEE);
     b[4 * i + 2] = _mm512_shuffle_ps(a[4 * i + 1], a[4 * i + 3], 0x44);
     b[4 * i + 3] = _mm512_shuffle_ps(a[4 * i + 1], a[4 * i + 3], 0xEE);
   }
+#pragma GCC unroll 4
   for (int j = 0; j < 4; ++j) {  // gather lane L of b[j], b[4+j], b[8+j], b[12+j]
     const __m512 c0 = _mm512_shuffle_f32x4(b[j], b[4 + j], 0x88), c1 = _mm512_shuffle_f32x4(b[8 + j], b[12 + j], 0x88);
     const __m512 d0 = _mm512_shuffle_f32x4(b[j], b[4 + j], 0xDD), d1 = _mm512_shuffle_f32x4(b[8 + j], b[12 + j], 0xDD);
@@ -899,20 +903,34 @@ template <FloatKind K>
 void pack_float_interleaved(const uint8_t* groups, size_t group_bytes, int64_t nr, int64_t n, uint8_t* block) {
   constexpr size_t kElemBytes = K == FloatKind::F32 ? 4 : 2;
   constexpr size_t kRowPiece = kFloatBlockElems * kElemBytes;  // one row's 64 elements
+  constexpr int kGroups = kFloatBlockRows / kInterleaveRows;
   const int64_t n_groups = (nr + kInterleaveRows - 1) / kInterleaveRows;
+  // Absent groups (the matrix ends inside the block) read a zero piece instead.
+  alignas(64) static constexpr uint8_t kZeroPiece[kInterleaveRows * kRowPiece] = {};
+  const uint8_t* group_at[kGroups];
+  for (int g = 0; g < kGroups; ++g) group_at[g] = g < n_groups ? groups + static_cast<size_t>(g) * group_bytes : nullptr;
   float* o = reinterpret_cast<float*>(block);
   for (int64_t p = 0; p < n / kFloatBlockElems; ++p) {
     const size_t piece = static_cast<size_t>(p) * kInterleaveRows * kRowPiece;
+    if (p + 2 < n / kFloatBlockElems) {
+      for (int g = 0; g < n_groups && g < kGroups; ++g) {
+        const uint8_t* ahead = group_at[g] + piece + 2 * kInterleaveRows * kRowPiece;
+        for (size_t off = 0; off < kInterleaveRows * kRowPiece; off += 64) _mm_prefetch(reinterpret_cast<const char*>(ahead + off), _MM_HINT_T0);
+      }
+    }
     for (int half = 0; half < kFloatBlockRows / 16; ++half) {
+      const uint8_t* src[4];  // the half's four groups at this piece
+      for (int g = 0; g < 4; ++g) {
+        const uint8_t* base = group_at[4 * half + g];
+        src[g] = base != nullptr ? base + piece : kZeroPiece;
+      }
       for (int64_t c = 0; c < kFloatBlockElems; c += 16) {
         __m512 r[16];
-        for (int i = 0; i < 16; ++i) {
-          const int64_t g = (16 * half + i) / kInterleaveRows;
-          const uint8_t* row = groups + static_cast<size_t>(g) * group_bytes + piece + (i % kInterleaveRows) * kRowPiece;
-          r[i] = g < n_groups ? float16_at<K>(row, c) : _mm512_setzero_ps();
-        }
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; ++i) r[i] = float16_at<K>(src[i / kInterleaveRows] + (i % kInterleaveRows) * kRowPiece, c);
         transpose16(r);
         float* dst = o + kFloatBlockRows * (p * kFloatBlockElems + c) + 16 * half;
+#pragma GCC unroll 16
         for (int k = 0; k < 16; ++k) _mm512_storeu_ps(dst + kFloatBlockRows * k, r[k]);
       }
     }
