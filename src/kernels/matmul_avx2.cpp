@@ -434,20 +434,23 @@ void gather_scales(const HalfGroups& g, const BlockAt& at, int64_t b, float (&sc
 // stored the block one float at a time.
 template <__m256 (*Load)(const void*, int64_t), size_t kElemBytes>
 void pack_float_interleaved(const uint8_t* groups, size_t group_bytes, int64_t nr, int64_t n, uint8_t* block) {
+  alignas(32) static constexpr uint8_t kZeroPiece[kInterleaveRows * kFloatBlockElems * kElemBytes] = {};
   float* o = reinterpret_cast<float*>(block);
   for (int64_t half = 0; half < 2; ++half) {
     const HalfGroups g = half_groups(groups, group_bytes, nr, half);
     if (g.a == nullptr) break;
     for (int64_t p = 0; p < n / kFloatBlockElems; ++p) {
       const size_t piece = static_cast<size_t>(p) * kInterleaveRows * kFloatBlockElems * kElemBytes;
+      // Absent second group: a zero piece, so the loops below unroll without branches and the
+      // vectors stay in registers (GCC otherwise kept r on the stack).
+      const uint8_t* src[2] = {g.a + piece, g.b != nullptr ? g.b + piece : kZeroPiece};
       for (int64_t c = 0; c < kFloatBlockElems; c += 8) {
         __m256 r[8];
-        for (int i = 0; i < 8; ++i) {
-          const uint8_t* grp = i < 4 ? g.a : g.b;
-          r[i] = grp ? Load(grp + piece + static_cast<size_t>(i % 4) * kFloatBlockElems * kElemBytes, c) : _mm256_setzero_ps();
-        }
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; ++i) r[i] = Load(src[i / 4] + static_cast<size_t>(i % 4) * kFloatBlockElems * kElemBytes, c);
         transpose8(r);  // r[k] = element c + k of the 8 rows
         float* dst = o + 16 * (p * kFloatBlockElems + c) + 8 * half;
+#pragma GCC unroll 8
         for (int k = 0; k < 8; ++k) _mm256_storeu_ps(dst + 16 * k, r[k]);
       }
     }
