@@ -150,8 +150,9 @@ void plan(std::span<const AttentionQuery> queries, const AttentionShape& s, cons
 AttnJob cache_job(const KVLayerView& kv, const AttentionShape& s, int64_t h, int64_t p0, int64_t p1) {
   const int64_t esize = kv.type == DType::F16 ? 2 : 4;
   AttnJob j;
-  j.k = static_cast<const uint8_t*>(kv.k) + kv.head_offset(h, s.head_dim) * esize;
-  j.v = static_cast<const uint8_t*>(kv.v) + kv.head_offset(h, s.head_dim) * esize;
+  const int64_t head_bytes = kv.head_offset(h, s.head_dim) * esize;
+  j.k = static_cast<const uint8_t*>(kv.k) + head_bytes;
+  j.v = static_cast<const uint8_t*>(kv.v) + head_bytes;
   j.stride = kv.stride;
   j.f16 = kv.type == DType::F16;
   j.head_dim = s.head_dim;

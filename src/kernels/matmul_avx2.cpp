@@ -354,15 +354,6 @@ void store_rows(__m256 lo, __m256 hi, int64_t nr, bool add, float* y) {
   for (int64_t r = 0; r < nr; ++r) y[r] = add ? y[r] + v[r] : v[r];
 }
 
-// Calls Micro<t> for the largest t ≤ nt (nt ≤ N): the tokens left over at the end.
-template <template <int> class Micro, int N, class... Args>
-void run_tokens(int64_t nt, Args... args) {
-  if constexpr (N > 1) {
-    if (nt < N) return run_tokens<Micro, N - 1>(nt, args...);
-  }
-  Micro<N>::run(args...);
-}
-
 // -- float weights: per element k, the 16 rows' values (F16/BF16 converted) at block[16k..].
 
 int64_t pad8(int64_t n) { return (n + 7) / 8 * 8; }

@@ -913,7 +913,7 @@ void pack_float_interleaved(const uint8_t* groups, size_t group_bytes, int64_t n
   for (int64_t p = 0; p < n / kFloatBlockElems; ++p) {
     const size_t piece = static_cast<size_t>(p) * kInterleaveRows * kRowPiece;
     if (p + 2 < n / kFloatBlockElems) {
-      for (int g = 0; g < n_groups && g < kGroups; ++g) {
+      for (int g = 0; g < n_groups; ++g) {
         const uint8_t* ahead = group_at[g] + piece + 2 * kInterleaveRows * kRowPiece;
         for (size_t off = 0; off < kInterleaveRows * kRowPiece; off += 64) _mm_prefetch(reinterpret_cast<const char*>(ahead + off), _MM_HINT_T0);
       }
@@ -971,15 +971,6 @@ struct FloatMicro {
     for (int t = 0; t < N; ++t) store_rows32(acc[t][0], acc[t][1], nr, add, y + t * ldy);
   }
 };
-
-// Calls Micro<t> for the largest t ≤ nt (nt ≤ N): the tokens left over at the end.
-template <template <int> class Micro, int N, class... Args>
-void run_tokens(int64_t nt, Args... args) {
-  if constexpr (N > 1) {
-    if (nt < N) return run_tokens<Micro, N - 1>(nt, args...);
-  }
-  Micro<N>::run(args...);
-}
 
 // 12 tokens: 24 accumulators + 2 weight vectors. Slices of up to 4096 elements (the block
 // from L2, a token's sums in registers over the whole row). bench_kernels, 2 threads, 512

@@ -1,10 +1,20 @@
-// 256-bit dot kernels shared by matmul_avx2.cpp and matmul_avx512.cpp. Not a header: each
-// of those files includes it inside its own anonymous namespace, after defining
+// 256-bit dot kernels, and the tiles' token-tail dispatcher, shared by matmul_avx2.cpp and
+// matmul_avx512.cpp. Not a header: each of those files includes it inside its own anonymous
+// namespace, after defining
 //   __m256i dot_u8(__m256i q, __m256i a)  // Σ q·a per 4 bytes, q unsigned ≤ 63 (or ≤ 255 with VNNI)
 //   __m256i dot_s8(__m256i q, __m256i a)  // the same with q signed in [-127, 127]
 // so every copy is compiled for its own instruction set and none is shared at link time.
 
 float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+// Calls Micro<t> for the largest t ≤ nt (nt ≤ N): the tokens left over at the end.
+template <template <int> class Micro, int N, class... Args>
+void run_tokens(int64_t nt, Args... args) {
+  if constexpr (N > 1) {
+    if (nt < N) return run_tokens<Micro, N - 1>(nt, args...);
+  }
+  Micro<N>::run(args...);
+}
 
 float hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

@@ -33,7 +33,7 @@ const void* KVCache::row(size_t elem_offset) const {
 
 void KVCache::put(int64_t layer, int64_t pos, bool value, const float* src) {
   for (int64_t h = 0; h < n_head_kv_; ++h) {
-    const size_t off = value ? v_offset(layer, h, pos) : k_offset(layer, h, pos);
+    const size_t off = offset(layer, value, h, pos);
     const float* s = src + h * head_dim_;
     if (type_ == DType::F32) {
       std::memcpy(reinterpret_cast<float*>(storage_.get()) + off, s, static_cast<size_t>(head_dim_) * sizeof(float));
@@ -45,7 +45,7 @@ void KVCache::put(int64_t layer, int64_t pos, bool value, const float* src) {
 
 void KVCache::get(int64_t layer, int64_t pos, bool value, float* dst) const {
   for (int64_t h = 0; h < n_head_kv_; ++h) {
-    const size_t off = value ? v_offset(layer, h, pos) : k_offset(layer, h, pos);
+    const size_t off = offset(layer, value, h, pos);
     float* d = dst + h * head_dim_;
     if (type_ == DType::F32) {
       std::memcpy(d, reinterpret_cast<const float*>(storage_.get()) + off, static_cast<size_t>(head_dim_) * sizeof(float));

@@ -37,7 +37,7 @@ class KVCache {
   void load_v(int64_t layer, int64_t pos, float* out) const;
   // The layer as the attention kernels read it (F32 or F16 rows, head-major).
   KVLayerView layer_view(int64_t layer) const {
-    return {row(k_offset(layer, 0, 0)), row(v_offset(layer, 0, 0)), head_dim_, type_, n_ctx_ * head_dim_};
+    return {row(offset(layer, false, 0, 0)), row(offset(layer, true, 0, 0)), head_dim_, type_, n_ctx_ * head_dim_};
   }
 
   // Identifies the adapter set (and scales) that produced the cached values; a cache built
@@ -46,12 +46,9 @@ class KVCache {
   void set_adapter_key(const std::string& key) { adapter_key_ = key; }
 
  private:
-  // Element offsets of head `head`'s row at `pos` (V: the layer's second half).
-  size_t k_offset(int64_t layer, int64_t head, int64_t pos) const {
-    return static_cast<size_t>(layer * 2 * n_ctx_ * kv_dim() + (head * n_ctx_ + pos) * head_dim_);
-  }
-  size_t v_offset(int64_t layer, int64_t head, int64_t pos) const {
-    return k_offset(layer, head, pos) + static_cast<size_t>(n_ctx_ * kv_dim());
+  // Element offset of head `head`'s row at `pos`, of K or (value) of V, the layer's second half.
+  size_t offset(int64_t layer, bool value, int64_t head, int64_t pos) const {
+    return static_cast<size_t>(((layer * 2 + (value ? 1 : 0)) * n_ctx_ * n_head_kv_ + head * n_ctx_ + pos) * head_dim_);
   }
   const void* row(size_t elem_offset) const;
   // One position's kv_dim values, scattered to (or gathered from) the heads' rows.
