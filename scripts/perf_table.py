@@ -3,9 +3,11 @@
 
 Generates random-weight models at the SmolLM2-135M (llama) and Qwen2.5-0.5B (qwen2) shapes in
 each type with `trellis gen-model` (kept under build/perf-models, never in git), runs
-`trellis bench --json` on each with 2 threads (pp512, tg128, and tg128@d2048 for the 0.5B
-shape, its context filled with random K/V values: `--depth-fill random`, with the default F16
-KV cache and again with an F32 one, marked "KV f32") and with 1 thread
+`trellis bench --json` on each with 2 threads (pp512, tg128, and for the 0.5B shape the pair
+tg128 / tg128@d2048 in one run with `--interleave` — rounds of one run of each, so a drift of the
+machine's bandwidth reaches both alike — the context filled with random K/V values:
+`--depth-fill random`, with the default F16 KV cache and again with an F32 one, marked "KV f32";
+the depth ratio is taken within each pair) and with 1 thread
 for the scaling check (the 135M shape by default), then writes the table, the ceilings measured
 in the same runs and which targets were met.
 
@@ -153,8 +155,8 @@ def percent_checks(rows):
     ceiling for float weights."""
     checks = []
     for r in rows:
-        if r["threads"] != 2 or r["depth"] != 0:
-            continue
+        if r["threads"] != 2 or r["depth"] != 0 or r.get("interleaved"):
+            continue  # (the interleaved depth pairs' depth-0 rows serve the depth ratio)
         if r["n_gen"] > 0 and r["model_type"] != "F32":
             checks.append((f"{r['shape']} {r['model_type']} {r['test']}", r["pct_of_ceiling"], 60.0,
                            r["pct_of_ceiling"] >= 60.0))
@@ -173,7 +175,9 @@ def depth_and_gops_checks(rows):
         if threads != 2:
             continue
         if "@d" in test and r["n_gen"] > 0:
-            r0 = by_key.get((shape, typ, test.split("@")[0], 2))
+            # The depth-0 test of the same run: "tg128@d2048 KV f32 (pair)" -> "tg128 KV f32 (pair)".
+            base, rest = test.split("@", 1)
+            r0 = by_key.get((shape, typ, base + (" " + rest.split(" ", 1)[1] if " " in rest else ""), 2))
             if r0:
                 ratio = r["tokens_per_s"] / r0["tokens_per_s"]
                 checks.append((f"{shape} {typ} {test} / {r0['test']}", f"{ratio:.2f}", "≥ 0.8", ratio >= 0.8))
@@ -241,7 +245,11 @@ def write_doc(path, rows, checks, elapsed, reps, settings, load, train):
           "output projection — computed for the last token only — and attention are not counted), against the",
           "int8 dot peak for quantized weights and the FP32 FMA peak for F32/F16/BF16. The tg@d tests start",
           "from a cache filled with random K/V values (`--depth-fill random`): attention does the same work,",
-          "and filling 2048 positions through the model would take minutes per model on 2 cores. Decode reads",
+          "and filling 2048 positions through the model would take minutes per model on 2 cores. They run in",
+          "pairs with a depth-0 test in one `--interleave` run (rows marked '(pair)': rounds of one run of each",
+          "test, so a change of the host's bandwidth during the run reaches both alike); the depth ratios below",
+          "are taken within each pair, and the pair's ceiling is measured before the first and after the last",
+          "round. Decode reads",
           "every matrix from the huge-page copy made at load (`model/decode_weights.h`): Q4_0/Q5_0/Q8_0/Q4_K",
           "and F32/F16/BF16 interleaved (`kernels/interleave.h`; with AVX2 also Q4_1/Q5_1/Q5_K), the others",
           "(Q6_K here) as they are; the bytes counted are the file's.",
@@ -321,7 +329,8 @@ def main():
             page_in(model)
             runs = [(2, pp_tg)]
             if with_depth:
-                depth = ["-p", "0", "-n", str(args.tg), "-d", str(args.depth), "--depth-fill", "random"]
+                depth = ["-p", "0", "-n", str(args.tg), "-d", f"0,{args.depth}", "--depth-fill", "random",
+                         "--interleave"]
                 runs.append((2, depth))
                 # The same with the F32 cache (twice the KV bytes; the default is F16).
                 runs.append((2, depth + ["--kv-type", "f32"]))
@@ -332,6 +341,8 @@ def main():
                     r["shape"] = shape
                     if "--kv-type" in extra:
                         r["test"] += f" KV {r['kv_type']}"
+                    if r.get("interleaved"):
+                        r["test"] += " (pair)"
                     rows.append(r)
                     log(fmt_row(r))
     if not rows:

@@ -121,6 +121,63 @@ TEST(BenchRunner, RunsTimedRepetitions) {
   EXPECT_THROW(check_bench_test(*m, BenchTest{0, 4, m->hparams().n_ctx_train}), Error);
 }
 
+TEST(BenchRunner, InterleavedRoundsTimeEveryTest) {
+  TRELLIS_REQUIRE_SHARED(kStories);
+  auto m = Model::load(shared_path(kStories));
+  ThreadPool pool(1);
+  BenchConfig cfg;
+  cfg.repetitions = 3;
+  cfg.depth_fill = DepthFill::Random;
+  const std::vector<BenchTest> tests{{8, 0, 0}, {0, 4, 0}, {0, 4, 16}};
+  const std::vector<BenchTiming> r = run_bench_tests_interleaved(*m, pool, tests, cfg);
+  ASSERT_EQ(r.size(), tests.size());
+  for (size_t i = 0; i < r.size(); ++i) {
+    EXPECT_EQ(r[i].test.name(), tests[i].name());
+    ASSERT_EQ(r[i].seconds.size(), 3u) << tests[i].name();
+    EXPECT_GT(r[i].mean_tps, 0.0);
+    double sum = 0.0;
+    for (double sec : r[i].seconds) sum += static_cast<double>(tests[i].n_tokens()) / sec;
+    EXPECT_DOUBLE_EQ(r[i].mean_tps, sum / 3.0) << "the mean of the runs' tokens/s";
+  }
+  // A test that does not fit refuses before anything runs.
+  EXPECT_THROW(run_bench_tests_interleaved(*m, pool, std::vector<BenchTest>{{0, 4, m->hparams().n_ctx_train}}, cfg),
+               Error);
+}
+
+TEST(BenchCli, InterleavedRoundsShareTheirCeilings) {
+  TRELLIS_REQUIRE_SHARED(kStories);
+  const CliResult r = run_cli({"bench", "-m", shared_path(kStories), "-p", "0", "-n", "4", "-r", "2", "-t", "1",
+                               "--depth", "0,16", "--depth-fill", "random", "--interleave", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  const json j = json::parse(r.out);
+  ASSERT_EQ(j.size(), 2u);
+  EXPECT_EQ(j[0].at("test"), "tg4");
+  EXPECT_EQ(j[1].at("test"), "tg4@d16");
+  for (const json& o : j) {
+    EXPECT_EQ(o.at("interleaved"), true);
+    EXPECT_EQ(o.at("samples_ts").size(), 2u);
+    EXPECT_GT(o.at("tokens_per_s").get<double>(), 0.0);
+  }
+  // Both tests ran between the same two measurements of the read ceiling.
+  EXPECT_EQ(j[0].at("ceiling_before"), j[1].at("ceiling_before"));
+  EXPECT_EQ(j[0].at("ceiling_after"), j[1].at("ceiling_after"));
+  // Both caches are alive at once: the RSS allowance counts both, where one after the other
+  // counts the larger.
+  const CliResult seq = run_cli({"bench", "-m", shared_path(kStories), "-p", "0", "-n", "4", "-r", "1", "-t", "1",
+                                 "--depth", "0,16", "--depth-fill", "random", "--json"});
+  ASSERT_EQ(seq.exit_code, 0) << seq.all();
+  const json js = json::parse(seq.out);
+  EXPECT_EQ(js[0].at("interleaved"), false);
+  auto m = Model::load(shared_path(kStories));
+  EXPECT_EQ(j[0].at("rss_limit_bytes").get<size_t>() - js[0].at("rss_limit_bytes").get<size_t>(),
+            kv_cache_bytes(m->hparams(), 4, DType::F16));
+
+  const CliResult human = run_cli({"bench", "-m", shared_path(kStories), "-p", "0", "-n", "2", "-r", "1", "-t", "1",
+                                   "--interleave"});
+  ASSERT_EQ(human.exit_code, 0) << human.all();
+  EXPECT_NE(human.out.find("rounds of one run each (--interleave)"), std::string::npos) << human.out;
+}
+
 TEST(BenchCli, JsonHasEveryField) {
   TRELLIS_REQUIRE_SHARED(kStories);
   const CliResult r = run_cli({"bench", "-m", shared_path(kStories), "-p", "8", "-n", "4", "-r", "2", "-t", "1",

@@ -5,6 +5,7 @@
 // else on stdout.
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -35,6 +36,7 @@ struct BenchArgs {
   std::string depth_fill = "model";
   bool json = false;
   bool no_decode_copies = false;
+  bool interleave = false;
 };
 
 // Everything the report needs about one finished test.
@@ -74,6 +76,10 @@ void add_options(CLI::App& app, BenchArgs& a) {
                  "how the --depth context is made: model (run D random tokens, default) or random (random K/V "
                  "values written into the cache: the same attention work, no fill time)")
       ->check(CLI::IsMember({"model", "random"}));
+  app.add_flag("--interleave", a.interleave,
+               "run the tests in rounds (each round one timed run of every test, -r rounds) instead of one "
+               "test after another, so a drift of the machine's speed reaches every test alike; the tests' "
+               "caches are all allocated at once");
   app.add_flag("--json", a.json, "print one JSON array (an object per test) and nothing else on stdout");
   app.add_flag("--no-decode-copies,--no-interleave", a.no_decode_copies,
                "run from the file's mapped weights instead of the huge-page (interleaved where faster) "
@@ -124,11 +130,12 @@ void check_file_fits(const std::string& path, size_t file_bytes) {
 
 // With the model's shape known: weights + the largest test's KV cache and buffers must fit.
 void check_tests_fit(const Model& model, const ModelFacts& f, const std::vector<BenchTest>& tests,
-                     const BenchConfig& cfg) {
+                     const BenchConfig& cfg, bool interleave) {
   size_t state = 0;
   for (const BenchTest& t : tests) {
     check_bench_test(model, t);
-    state = std::max(state, bench_state_bytes(model.hparams(), t, cfg));
+    const size_t b = bench_state_bytes(model.hparams(), t, cfg);
+    state = interleave ? state + b : std::max(state, b);  // interleaved tests are alive at once
   }
   const size_t avail = mem_available_bytes();
   if (avail > 0 && f.file_bytes + state + kRssSlack > avail) {
@@ -160,16 +167,17 @@ CeilingKind ceiling_kind_for(const BenchTest& t, const ModelFacts& f) {
   return f.integer ? CeilingKind::Int8Dot : CeilingKind::Fp32Fma;
 }
 
-// Runs one test between two measurements of its ceiling: tg as GB/s of weights + KV read,
-// pp as GOPS; the percentage is of the higher of the two measurements.
-Row run_row(const Model& model, ThreadPool& pool, const BenchTest& test, const BenchConfig& cfg,
-            const ModelFacts& f, CeilingProbe& probe) {
+// A finished test against its ceiling measured before and after it: tg as GB/s of weights +
+// KV read, pp as GOPS; the percentage is of the higher of the two measurements.
+Row make_row(const Model& model, const BenchTiming& timing, int threads, double before, double after,
+             const BenchConfig& cfg, const ModelFacts& f) {
+  const BenchTest& test = timing.test;
   Row r;
-  r.threads = pool.size();
+  r.threads = threads;
   r.ceiling_kind = ceiling_kind_for(test, f);
-  r.ceiling_before = probe.measure(r.threads, r.ceiling_kind);
-  r.timing = run_bench_test(model, pool, test, cfg);
-  r.ceiling_after = probe.measure(r.threads, r.ceiling_kind);
+  r.timing = timing;
+  r.ceiling_before = before;
+  r.ceiling_after = after;
   r.ceiling = std::max(r.ceiling_before, r.ceiling_after);
   if (test.is_prompt()) {
     r.work_per_token = 2.0 * static_cast<double>(f.matmul_params);
@@ -183,11 +191,38 @@ Row run_row(const Model& model, ThreadPool& pool, const BenchTest& test, const B
   return r;
 }
 
+// Runs one test between two measurements of its ceiling.
+Row run_row(const Model& model, ThreadPool& pool, const BenchTest& test, const BenchConfig& cfg,
+            const ModelFacts& f, CeilingProbe& probe) {
+  const CeilingKind kind = ceiling_kind_for(test, f);
+  const double before = probe.measure(pool.size(), kind);
+  const BenchTiming timing = run_bench_test(model, pool, test, cfg);
+  const double after = probe.measure(pool.size(), kind);
+  return make_row(model, timing, pool.size(), before, after, cfg, f);
+}
+
+// Runs the tests in rounds (--interleave), between two measurements of each ceiling they use.
+std::vector<Row> run_rows_interleaved(const Model& model, ThreadPool& pool, const std::vector<BenchTest>& tests,
+                                      const BenchConfig& cfg, const ModelFacts& f, CeilingProbe& probe) {
+  std::map<CeilingKind, double> before, after;
+  for (const BenchTest& t : tests) before.try_emplace(ceiling_kind_for(t, f), 0.0);
+  for (auto& [kind, v] : before) v = probe.measure(pool.size(), kind);
+  const std::vector<BenchTiming> timings = run_bench_tests_interleaved(model, pool, tests, cfg);
+  for (const auto& [kind, v] : before) after[kind] = probe.measure(pool.size(), kind);
+  std::vector<Row> rows;
+  for (const BenchTiming& t : timings) {
+    const CeilingKind kind = ceiling_kind_for(t.test, f);
+    rows.push_back(make_row(model, t, pool.size(), before[kind], after[kind], cfg, f));
+  }
+  return rows;
+}
+
 struct RunFacts {
   CpuInfo cpu;
   size_t peak_rss = 0, rss_limit = 0, max_kv = 0;
   std::string kv_type, depth_fill;
   int repetitions = 0;
+  bool interleaved = false;
 };
 
 json row_to_json(const Row& r, const ModelFacts& f, const RunFacts& run, const Ceilings& c) {
@@ -202,6 +237,7 @@ json row_to_json(const Row& r, const ModelFacts& f, const RunFacts& run, const C
           {"stdev", r.timing.stdev_tps},
           {"samples_ts", samples},
           {"repetitions", run.repetitions},
+          {"interleaved", run.interleaved},
           {"achieved", r.achieved},
           {"achieved_unit", r.unit},
           {"work_per_token", r.work_per_token},
@@ -247,7 +283,12 @@ void print_header(const RunFacts& run, const std::vector<Ceilings>& ceilings) {
                 c.threads, c.read_gbps, c.read_isa.c_str(), c.read_buffer_bytes / kMiB, c.fp32_gflops,
                 c.fp32_isa.c_str(), c.int8_gops, c.int8_isa.c_str());
   }
-  std::printf("each test is compared with its ceiling measured right before and right after it (the higher)\n");
+  if (run.interleaved) {
+    std::printf("tests run in %d rounds of one run each (--interleave); each is compared with its ceiling measured "
+                "right before the first and right after the last round (the higher)\n", run.repetitions);
+  } else {
+    std::printf("each test is compared with its ceiling measured right before and right after it (the higher)\n");
+  }
   std::printf("\n| %-34s | %-7s | %10s | %9s | %2s | %-13s | %17s | %13s | %-14s | %6s |\n", "model", "type", "size",
               "params", "t", "test", "t/s", "achieved", "ceiling", "%");
   std::printf("|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", std::string(36, '-').c_str(), std::string(9, '-').c_str(),
@@ -300,7 +341,11 @@ RunFacts run_facts(const BenchArgs& a, const Hparams& hp, const std::vector<Benc
   run.kv_type = a.kv_type;
   run.depth_fill = a.depth_fill;
   run.repetitions = a.repetitions;
-  for (const BenchTest& t : tests) run.max_kv = std::max(run.max_kv, kv_cache_bytes(hp, t.n_ctx(), kv_type));
+  run.interleaved = a.interleave;
+  for (const BenchTest& t : tests) {
+    const size_t kv = kv_cache_bytes(hp, t.n_ctx(), kv_type);
+    run.max_kv = a.interleave ? run.max_kv + kv : std::max(run.max_kv, kv);  // interleaved: all at once
+  }
   return run;
 }
 
@@ -329,7 +374,7 @@ int run_bench(int argc, char** argv) {
   const auto model = a.model.load(ModelLoadOptions{.decode_copies = !a.no_decode_copies});  // starts no thread
   const ModelFacts facts =
       model_facts(*model, file_bytes, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  check_tests_fit(*model, facts, tests, cfg);
+  check_tests_fit(*model, facts, tests, cfg, a.interleave);
   std::vector<Ceilings> ceilings;
   for (int t : thread_counts) ceilings.push_back(probe.measure_all(t));
 
@@ -338,6 +383,13 @@ int run_bench(int argc, char** argv) {
   std::vector<std::pair<Row, size_t>> rows;  // with the index of their ceilings
   for (size_t i = 0; i < thread_counts.size(); ++i) {
     ThreadPool pool(thread_counts[i]);
+    if (a.interleave) {
+      for (Row& r : run_rows_interleaved(*model, pool, tests, cfg, facts, probe)) {
+        rows.emplace_back(std::move(r), i);
+        if (!a.json) print_row(rows.back().first, facts);
+      }
+      continue;
+    }
     for (const BenchTest& t : tests) {
       rows.emplace_back(run_row(*model, pool, t, cfg, facts, probe), i);
       if (!a.json) print_row(rows.back().first, facts);

@@ -125,33 +125,62 @@ void check_bench_test(const Model& model, const BenchTest& test) {
   }
 }
 
-BenchTiming run_bench_test(const Model& model, ThreadPool& pool, const BenchTest& test, const BenchConfig& cfg) {
+BenchSession::BenchSession(const Model& model, ThreadPool& pool, const BenchTest& test, const BenchConfig& cfg)
+    : test_(test) {
   check_bench_test(model, test);
   const Hparams& hp = model.hparams();
-  KVCache cache(hp, test.n_ctx(), cfg.kv_type);
-  Forward fwd(model, pool, forward_batch(test, cfg), 1);
-  const auto tokens = random_tokens(test.n_ctx(), hp.n_vocab, cfg.seed);
-  const auto context = std::span<const int32_t>(tokens).first(static_cast<size_t>(test.depth));
-  const auto timed = std::span<const int32_t>(tokens).subspan(static_cast<size_t>(test.depth));
-  fill_context(hp, fwd, cache, context, cfg);  // once; each run truncates back to it
-
+  cache_ = std::make_unique<KVCache>(hp, test.n_ctx(), cfg.kv_type);
+  fwd_ = std::make_unique<Forward>(model, pool, forward_batch(test, cfg), 1);
+  tokens_ = random_tokens(test.n_ctx(), hp.n_vocab, cfg.seed);
+  const auto context = std::span<const int32_t>(tokens_).first(static_cast<size_t>(test.depth));
+  fill_context(hp, *fwd_, *cache_, context, cfg);  // once; each run truncates back to it
   // Untimed warm-up, as llama-bench does it: a short prompt (up to 32 tokens) or one decode
   // step pages the weights in and wakes the pool without costing a whole run.
-  run_once(fwd, cache, test, timed.first(std::min<size_t>(timed.size(), test.is_prompt() ? 32 : 1)));
-  BenchTiming r;
-  r.test = test;
+  const auto timed = timed_tokens();
+  run_once(*fwd_, *cache_, test, timed.first(std::min<size_t>(timed.size(), test.is_prompt() ? 32 : 1)));
+}
+
+BenchSession::~BenchSession() = default;
+
+std::span<const int32_t> BenchSession::timed_tokens() const {
+  return std::span<const int32_t>(tokens_).subspan(static_cast<size_t>(test_.depth));
+}
+
+double BenchSession::run_timed() {
+  cache_->truncate(test_.depth);
+  const auto t0 = Clock::now();
+  run_once(*fwd_, *cache_, test_, timed_tokens());
+  const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  timing_.seconds.push_back(s);
+  return s;
+}
+
+BenchTiming BenchSession::timing() const {
+  BenchTiming r = timing_;
+  r.test = test_;
   std::vector<double> tps;
-  for (int rep = 0; rep < std::max(1, cfg.repetitions); ++rep) {
-    cache.truncate(test.depth);
-    const auto t0 = Clock::now();
-    run_once(fwd, cache, test, timed);
-    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
-    r.seconds.push_back(s);
-    tps.push_back(static_cast<double>(test.n_tokens()) / s);
-  }
+  for (double s : r.seconds) tps.push_back(static_cast<double>(test_.n_tokens()) / s);
   r.mean_tps = mean_of(tps);
   r.stdev_tps = stdev_of(tps);
   return r;
+}
+
+BenchTiming run_bench_test(const Model& model, ThreadPool& pool, const BenchTest& test, const BenchConfig& cfg) {
+  BenchSession session(model, pool, test, cfg);
+  for (int rep = 0; rep < std::max(1, cfg.repetitions); ++rep) session.run_timed();
+  return session.timing();
+}
+
+std::vector<BenchTiming> run_bench_tests_interleaved(const Model& model, ThreadPool& pool,
+                                                     std::span<const BenchTest> tests, const BenchConfig& cfg) {
+  std::vector<std::unique_ptr<BenchSession>> sessions;
+  for (const BenchTest& t : tests) sessions.push_back(std::make_unique<BenchSession>(model, pool, t, cfg));
+  for (int rep = 0; rep < std::max(1, cfg.repetitions); ++rep) {
+    for (auto& s : sessions) s->run_timed();
+  }
+  std::vector<BenchTiming> out;
+  for (const auto& s : sessions) out.push_back(s->timing());
+  return out;
 }
 
 double mean_of(const std::vector<double>& v) {

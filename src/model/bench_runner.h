@@ -4,11 +4,14 @@
 // per-token work (weight bytes streamed, multiply-adds) that turns tokens/s into GB/s and
 // GOPS against the machine's ceilings (kernels/ceilings.h).
 #pragma once
-#include "core/process_stats.h"
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <span>
 #include <string>
 #include <vector>
+
+#include "core/process_stats.h"
 
 #include "core/dtype.h"
 #include "model/model.h"
@@ -16,6 +19,8 @@
 namespace trellis {
 
 class ThreadPool;
+class KVCache;
+class Forward;
 
 struct BenchTest {
   int64_t n_prompt = 0;  // pp: tokens in one prompt (0 for a tg test)
@@ -50,8 +55,38 @@ struct BenchTiming {
 
 // Throws Error when the test is empty or does not fit the model's training context.
 void check_bench_test(const Model& model, const BenchTest& test);
-// Runs one test (checked as above).
+
+// One test made ready to time: its cache, forward buffers and random tokens, the context of
+// its depth filled and one untimed warm-up run done (checked as above). Each run_timed()
+// truncates the cache back to the depth and times one run (the prompt, or n_gen decodes).
+class BenchSession {
+ public:
+  BenchSession(const Model& model, ThreadPool& pool, const BenchTest& test, const BenchConfig& cfg);
+  ~BenchSession();
+  BenchSession(const BenchSession&) = delete;
+  BenchSession& operator=(const BenchSession&) = delete;
+
+  double run_timed();          // seconds of this run
+  BenchTiming timing() const;  // every run so far
+
+ private:
+  std::span<const int32_t> timed_tokens() const;
+
+  BenchTest test_;
+  std::unique_ptr<KVCache> cache_;
+  std::unique_ptr<Forward> fwd_;
+  std::vector<int32_t> tokens_;
+  BenchTiming timing_;
+};
+
+// Runs one test: cfg.repetitions timed runs after its warm-up.
 BenchTiming run_bench_test(const Model& model, ThreadPool& pool, const BenchTest& test, const BenchConfig& cfg);
+// Runs the tests in rounds: every test is made ready first (all their caches alive at once),
+// then each round times one run of every test in order, cfg.repetitions rounds. A drift of the
+// machine's speed during the runs (another tenant, a frequency change) then reaches every test
+// alike, so their ratios (tg at depth over tg at depth 0) compare like with like.
+std::vector<BenchTiming> run_bench_tests_interleaved(const Model& model, ThreadPool& pool,
+                                                     std::span<const BenchTest> tests, const BenchConfig& cfg);
 
 // Mean and sample standard deviation (0 for fewer than two values).
 double mean_of(const std::vector<double>& v);
