@@ -251,7 +251,7 @@ def write_doc(path, rows, checks, elapsed, reps, settings, load, train):
           "are taken within each pair, and the pair's ceiling is measured before the first and after the last",
           "round. Decode reads",
           "every matrix from the huge-page copy made at load (`model/decode_weights.h`): Q4_0/Q5_0/Q8_0/Q4_K",
-          "and F32/F16/BF16 interleaved (`kernels/interleave.h`; with AVX2 also Q4_1/Q5_1/Q5_K), the others",
+          "and F32/F16/BF16 interleaved (`kernels/interleave.h`; also Q4_1/Q5_1/Q5_K, not in this table), the others",
           "(Q6_K here) as they are; the bytes counted are the file's.",
           "The host's memory bandwidth is shared with other machines: the same binary varies by ±20% between",
           "runs. The ceiling column gives the ceiling used and, in brackets, its measurements before / after",

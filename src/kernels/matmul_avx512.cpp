@@ -348,11 +348,14 @@ void dot4_legacy512(const uint8_t* w, size_t stride, int n_rows, const ActRow& a
 
 // ---- decode from the interleaved layout (kernels/interleave.h) -----------------------------
 // A group holds four rows side by side: per tile of four blocks, 16 F16 scales (entry 4r+j =
-// row r, block j) and per block one 64-byte vector per 16 codes whose 128-bit lane r is row r.
+// row r, block j; Q4_1 / Q5_1 then 16 F16 minimums) and per block one 64-byte vector per 16
+// codes whose 128-bit lane r is row r.
 // So the lane-per-row form of dot4_legacy512 comes straight from plain loads, and the group
 // is one sequential stream.
 struct X4Q4_0 {
   static constexpr int kRowBytes = 16;
+  static constexpr int kHeader = 32;  // the tile's 16 F16 scales
+  static constexpr bool kMin = false;
   static constexpr float kOffset = -8.f;
   static __m512i dot(const uint8_t* codes, const int8_t* ab) {
     const __m512i m4 = _mm512_set1_epi8(0x0F);
@@ -363,6 +366,8 @@ struct X4Q4_0 {
 };
 struct X4Q5_0 {  // Q4_0's nibbles plus the 5th bits as byte masks after them
   static constexpr int kRowBytes = 20;
+  static constexpr int kHeader = 32;
+  static constexpr bool kMin = false;
   static constexpr float kOffset = -16.f;
   static __m512i dot(const uint8_t* codes, const int8_t* ab) {
     const __m512i m4 = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10);
@@ -377,11 +382,26 @@ struct X4Q5_0 {  // Q4_0's nibbles plus the 5th bits as byte masks after them
 };
 struct X4Q8_0 {  // codes stored biased by 128
   static constexpr int kRowBytes = 32;
+  static constexpr int kHeader = 32;
+  static constexpr bool kMin = false;
   static constexpr float kOffset = -128.f;
   static __m512i dot(const uint8_t* codes, const int8_t* ab) {
     const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_loadu_si512(codes), bcast16(ab));
     return _mm512_dpbusd_epi32(p, _mm512_loadu_si512(codes + 64), bcast16(ab + 16));
   }
+};
+
+// The formats with a minimum: the tile header has the 16 F16 minimums after the scales, and
+// w = scale·code + minimum (the minimums meet d_act·Σa per block, added once at the end).
+struct X4Q4_1 : X4Q4_0 {
+  static constexpr int kHeader = 64;
+  static constexpr bool kMin = true;
+  static constexpr float kOffset = 1.f;
+};
+struct X4Q5_1 : X4Q5_0 {
+  static constexpr int kHeader = 64;
+  static constexpr bool kMin = true;
+  static constexpr float kOffset = 1.f;
 };
 
 template <class X>
@@ -397,8 +417,10 @@ void dot_x4_512(const uint8_t* g, int n_rows, const ActRow& act, int64_t n, floa
     const __mmask8 m4 = static_cast<__mmask8>((1u << cnt) - 1);
     const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g)));
     const __m512 scale = _mm512_mul_ps(dw, _mm512_broadcast_f32x4(_mm_maskz_loadu_ps(m4, a.d + b0)));
-    corr = _mm512_fmadd_ps(dw, _mm512_broadcast_f32x4(_mm_maskz_loadu_ps(m4, a.ds + b0)), corr);
-    const uint8_t* codes = g + 32;
+    const __m512 ds = _mm512_broadcast_f32x4(_mm_maskz_loadu_ps(m4, a.ds + b0));
+    if constexpr (X::kMin) corr = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + 32))), ds, corr);
+    else corr = _mm512_fmadd_ps(dw, ds, corr);
+    const uint8_t* codes = g + X::kHeader;
     const int8_t* ab = a.qs + 32 * b0;
     auto step = [&](int j, __m512 sc) {
       acc[j & 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(X::dot(codes + j * kBlockArea, ab + 32 * j)), sc, acc[j & 1]);
@@ -407,7 +429,7 @@ void dot_x4_512(const uint8_t* g, int n_rows, const ActRow& act, int64_t n, floa
     if (cnt > 1) step(1, _mm512_permute_ps(scale, 0x55));
     if (cnt > 2) step(2, _mm512_permute_ps(scale, 0xAA));
     if (cnt > 3) step(3, _mm512_permute_ps(scale, 0xFF));
-    g += 32 + cnt * kBlockArea;
+    g += X::kHeader + cnt * kBlockArea;
   }
   store_row_sums(_mm512_fmadd_ps(corr, _mm512_set1_ps(X::kOffset), _mm512_add_ps(acc[0], acc[1])), n_rows, y);
 }
@@ -421,14 +443,19 @@ void x4_run(const uint8_t* g, size_t group_bytes, int64_t n_rows, const ActRow& 
   }
 }
 
-// Q4_K from the interleaved copy (kernels/interleave.h): per super-block of the four rows,
-// the sub-block scales and mins arrive as bytes in lane-per-row order (one widening load per
-// half super-block), and each 64-element group's codes as two vectors whose lane r is row r.
+// Q4_K / Q5_K from the interleaved copy (kernels/interleave.h): per super-block of the four
+// rows, the sub-block scales and mins arrive as bytes in lane-per-row order (one widening load
+// per half super-block), and each 64-element group's codes as two vectors whose lane r is row r.
+// Q5_K's 5th bits follow the codes, per row pair and half of qh; two loads per half give the
+// bytes of qh in the code vectors' lanes, and bit 2k (group k's low nibbles) or 2k + 1 (its
+// high nibbles) of each becomes a byte mask that adds 16 to the code (codes ≤ 31 for vpdpbusd).
 // Result = Σ_j d·sc_j·d_a·Σ(q·a) − Σ_j dmin·m_j·ds_j, as in dot_kx512.
-void dot_x4_q4k_512(const uint8_t* g, int n_rows, const ActRow& act, int64_t n, float* y) {
-  constexpr int64_t kGroupBytes = 80 + 512;
+template <bool kFive>
+void dot_x4_kx_512(const uint8_t* g, int n_rows, const ActRow& act, int64_t n, float* y) {
+  constexpr int64_t kHighAt = 80 + 512;  // Q5_K's 5th bits, after the codes
+  constexpr int64_t kGroupBytes = kHighAt + (kFive ? 128 : 0);
   const QuantRow& a = act.q;
-  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  const __m512i m4 = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10);
   const __m512i row_of_lane = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
   __m512 acc = _mm512_setzero_ps(), corr = _mm512_setzero_ps();
   for (int64_t i = 0; i < n / 256; ++i, g += kGroupBytes) {
@@ -443,16 +470,34 @@ void dot_x4_q4k_512(const uint8_t* g, int n_rows, const ActRow& act, int64_t n, 
       scale[h] = _mm512_mul_ps(_mm512_mul_ps(sc, d), _mm512_broadcast_f32x4(_mm_loadu_ps(ad + 4 * h)));
       corr = _mm512_fmadd_ps(_mm512_mul_ps(mn, dmin), _mm512_broadcast_f32x4(_mm_loadu_ps(ads + 4 * h)), corr);
     }
+    // Q5_K: qh bytes 0-15 (h0, for the first code vector of each group) and 16-31 (h1) of
+    // each row in its lane: rows 0, 1 from the first pair's 64 bytes, rows 2, 3 from the second.
+    __m512i h0 = _mm512_setzero_si512(), h1 = _mm512_setzero_si512();
+    if constexpr (kFive) {
+      auto load256 = [&](int64_t off) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + kHighAt + off)); };
+      h0 = _mm512_inserti64x4(_mm512_castsi256_si512(load256(0)), load256(64), 1);
+      h1 = _mm512_inserti64x4(_mm512_castsi256_si512(load256(32)), load256(96), 1);
+    }
     const uint8_t* codes = g + 80;
     const int8_t* aq = a.qs + 256 * i;
     // Group k: sub-blocks 2k (low nibbles) and 2k+1 (high nibbles), elements 64k .. 64k+63.
     auto group = [&](int k, __m512 sc_lo, __m512 sc_hi) {
       const __m512i x0 = _mm512_loadu_si512(codes + 128 * k), x1 = _mm512_loadu_si512(codes + 128 * k + 64);
+      __m512i q0 = _mm512_and_si512(x0, m4), q1 = _mm512_and_si512(x1, m4);
+      __m512i q2 = _mm512_and_si512(_mm512_srli_epi16(x0, 4), m4), q3 = _mm512_and_si512(_mm512_srli_epi16(x1, 4), m4);
+      if constexpr (kFive) {
+        const __m512i lo_bit = _mm512_set1_epi8(static_cast<char>(1 << (2 * k)));
+        const __m512i hi_bit = _mm512_set1_epi8(static_cast<char>(1 << (2 * k + 1)));
+        q0 = _mm512_mask_add_epi8(q0, _mm512_test_epi8_mask(h0, lo_bit), q0, bit4);
+        q1 = _mm512_mask_add_epi8(q1, _mm512_test_epi8_mask(h1, lo_bit), q1, bit4);
+        q2 = _mm512_mask_add_epi8(q2, _mm512_test_epi8_mask(h0, hi_bit), q2, bit4);
+        q3 = _mm512_mask_add_epi8(q3, _mm512_test_epi8_mask(h1, hi_bit), q3, bit4);
+      }
       const int8_t* ak = aq + 64 * k;
-      __m512i lo = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(x0, m4), bcast16(ak));
-      lo = _mm512_dpbusd_epi32(lo, _mm512_and_si512(x1, m4), bcast16(ak + 16));
-      __m512i hi = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(_mm512_srli_epi16(x0, 4), m4), bcast16(ak + 32));
-      hi = _mm512_dpbusd_epi32(hi, _mm512_and_si512(_mm512_srli_epi16(x1, 4), m4), bcast16(ak + 48));
+      __m512i lo = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q0, bcast16(ak));
+      lo = _mm512_dpbusd_epi32(lo, q1, bcast16(ak + 16));
+      __m512i hi = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q2, bcast16(ak + 32));
+      hi = _mm512_dpbusd_epi32(hi, q3, bcast16(ak + 48));
       acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo), sc_lo, acc);
       acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi), sc_hi, acc);
     };
@@ -1056,14 +1101,20 @@ constexpr IsaKernels make_table() {
   k.vec_dot_x4_run[static_cast<int>(WSlot::Q8_0)] = x4_run<dot_x4_512<X4Q8_0>>;
   k.vec_dot_x4_run[static_cast<int>(WSlot::Q4_0)] = x4_run<dot_x4_512<X4Q4_0>>;
   k.vec_dot_x4_run[static_cast<int>(WSlot::Q5_0)] = x4_run<dot_x4_512<X4Q5_0>>;
-  k.vec_dot_x4_run[static_cast<int>(WSlot::Q4_K)] = x4_run<dot_x4_q4k_512>;
+  k.vec_dot_x4_run[static_cast<int>(WSlot::Q4_1)] = x4_run<dot_x4_512<X4Q4_1>>;
+  k.vec_dot_x4_run[static_cast<int>(WSlot::Q5_1)] = x4_run<dot_x4_512<X4Q5_1>>;
+  k.vec_dot_x4_run[static_cast<int>(WSlot::Q4_K)] = x4_run<dot_x4_kx_512<false>>;
+  k.vec_dot_x4_run[static_cast<int>(WSlot::Q5_K)] = x4_run<dot_x4_kx_512<true>>;
   k.vec_dot_x4_run[static_cast<int>(WSlot::F32)] = x4_run<dot_x4_float512<load16_f32, 4>>;
   k.vec_dot_x4_run[static_cast<int>(WSlot::F16)] = x4_run<dot_x4_float512<load16_f16, 2>>;
   k.vec_dot_x4_run[static_cast<int>(WSlot::BF16)] = x4_run<dot_x4_float512<load16_bf16, 2>>;
   k.vec_dot_x4[static_cast<int>(WSlot::Q8_0)] = dot_x4_512<X4Q8_0>;
   k.vec_dot_x4[static_cast<int>(WSlot::Q4_0)] = dot_x4_512<X4Q4_0>;
   k.vec_dot_x4[static_cast<int>(WSlot::Q5_0)] = dot_x4_512<X4Q5_0>;
-  k.vec_dot_x4[static_cast<int>(WSlot::Q4_K)] = dot_x4_q4k_512;
+  k.vec_dot_x4[static_cast<int>(WSlot::Q4_1)] = dot_x4_512<X4Q4_1>;
+  k.vec_dot_x4[static_cast<int>(WSlot::Q5_1)] = dot_x4_512<X4Q5_1>;
+  k.vec_dot_x4[static_cast<int>(WSlot::Q4_K)] = dot_x4_kx_512<false>;
+  k.vec_dot_x4[static_cast<int>(WSlot::Q5_K)] = dot_x4_kx_512<true>;
   k.vec_dot_x4[static_cast<int>(WSlot::F32)] = dot_x4_float512<load16_f32, 4>;
   k.vec_dot_x4[static_cast<int>(WSlot::F16)] = dot_x4_float512<load16_f16, 2>;
   k.vec_dot_x4[static_cast<int>(WSlot::BF16)] = dot_x4_float512<load16_bf16, 2>;
