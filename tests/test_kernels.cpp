@@ -93,7 +93,10 @@ std::vector<int64_t> col_sizes(DType t) {
   // of a later slice are added to the earlier ones).
   if (!is_quantized(t)) return {1, 7, 16, 33, 100, 1100, 4100};
   if (block_elems(t) == 256) return {256, 512, 768, 8448};
-  return {32, 64, 96, 544, 1056, 4000, 8224};  // 4000: rows over 2 KB, which decode reads as distant runs
+  // 4000: rows over 2 KB, which decode reads as distant runs. 32, 64, 96, 224, 544, 576: rows
+  // whose last 512-element group of the AVX-512 prefill layout is partial, its blocks split
+  // over 8, 4 or 2 lanes each (block_lanes in matmul_avx512.cpp).
+  return {32, 64, 96, 224, 544, 576, 1056, 4000, 8224};
 }
 
 // Per output: S = Σ (|w| + 3·max_block|w|)·|x|, the scale of float rounding, and

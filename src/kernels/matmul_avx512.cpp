@@ -680,17 +680,56 @@ int64_t n_groups(int64_t n) { return (n + kGroupElems<LB> - 1) / kGroupElems<LB>
 template <int LB>
 size_t packed_bytes(int64_t n) { return static_cast<size_t>(n_groups<LB>(n) * kGroupBytes<LB>); }
 
-// Writes the LB codes of lane `lane` into a group.
-template <int LB>
-void put_lane(uint8_t* group, int lane, const void* codes) {
-  const uint8_t* c = static_cast<const uint8_t*>(codes);
-  for (int v = 0; v < LB / 4; ++v) std::memcpy(group + 64 * v + 4 * lane, c + 4 * v, 4);
-}
-
 template <int LB>
 float* lane_scales(uint8_t* group) { return reinterpret_cast<float*>(group + 16 * LB); }
 template <int LB>
 float* lane_offsets(uint8_t* group) { return reinterpret_cast<float*>(group + 16 * LB + 64); }
+
+// Writes `width` codes (a multiple of 4; LB in a whole group) of lane `lane` into a group.
+template <int LB>
+void put_lane(uint8_t* group, int lane, const void* codes, int width = LB) {
+  const uint8_t* c = static_cast<const uint8_t*>(codes);
+  for (int v = 0; v < width / 4; ++v) std::memcpy(group + 64 * v + 4 * lane, c + 4 * v, 4);
+}
+
+// Where 32-element block b of a row of n elements lives in the layout of 32-element lanes: its
+// group, first lane, and the number of lanes k it is split over (32 / k elements each). A whole
+// group holds 16 blocks, one per lane. The last group of a row whose length is not a multiple
+// of 512 holds its tb blocks split over k lanes each, k the largest power of two (≤ 8) with
+// tb·k ≤ 16, so the tile runs 8 / k vector steps on it instead of 8: a 576-element row (18
+// blocks) was 1024 elements of work, now 640. Lanes past tb·k stay 0. A lane is summed with its
+// own scale and offset, so splitting a block over lanes changes nothing in the result but the
+// order of the float sums.
+struct BlockLanes {
+  int64_t group;
+  int lane, k;
+};
+BlockLanes block_lanes(int64_t n, int64_t b) {
+  const int64_t full = n / kGroupElems<32>;
+  if (b / 16 < full) return {b / 16, static_cast<int>(b % 16), 1};
+  const int64_t tail_blocks = (n % kGroupElems<32>) / 32;
+  int k = 1;
+  while (k < 8 && 2 * k * tail_blocks <= 16) k *= 2;
+  return {full, static_cast<int>((b % 16) * k), k};
+}
+// Vector steps (64-byte code vectors) of a row's last group.
+int last_group_steps(int64_t n) {
+  if (n % kGroupElems<32> == 0) return 32 / 4;
+  return 32 / 4 / block_lanes(n, n / 32 - 1).k;
+}
+
+// Puts the 32 codes of block b into its lanes, with its scale on each.
+void put_block(uint8_t* dst, int64_t n, int64_t b, const uint8_t* codes, float scale, float offset) {
+  const BlockLanes bl = block_lanes(n, b);
+  uint8_t* group = dst + bl.group * kGroupBytes<32>;
+  const int width = 32 / bl.k;
+  for (int s = 0; s < bl.k; ++s) {
+    put_lane<32>(group, bl.lane + s, codes + s * width, width);
+    lane_scales<32>(group)[bl.lane + s] = scale;
+    lane_offsets<32>(group)[bl.lane + s] = offset;
+  }
+}
+
 
 // Activations: per lane the block scale d and d·Σq over the lane's elements.
 template <int LB>
@@ -704,10 +743,20 @@ void pack_acts(const float* x, int64_t n, uint8_t* dst) {
     const int64_t e = 32 * b;
     uint8_t* group = dst + (e / kGroupElems<LB>) * kGroupBytes<LB>;
     const int lane = static_cast<int>((e % kGroupElems<LB>) / LB);
-    if (LB == 32) {
-      put_lane<LB>(group, lane, q);
-      lane_scales<LB>(group)[lane] = d;
-      lane_offsets<LB>(group)[lane] = d * static_cast<float>(s0 + s1);
+    if constexpr (LB == 32) {
+      const BlockLanes bl = block_lanes(n, b);
+      if (bl.k == 1) {
+        put_block(dst, n, b, reinterpret_cast<const uint8_t*>(q), d, d * static_cast<float>(s0 + s1));
+        continue;
+      }
+      put_block(dst, n, b, reinterpret_cast<const uint8_t*>(q), d, 0.f);
+      // Each lane's offset is d·Σq over its own elements.
+      const int width = 32 / bl.k;
+      for (int s = 0; s < bl.k; ++s) {
+        int sum = 0;
+        for (int i = 0; i < width; ++i) sum += q[s * width + i];
+        lane_offsets<32>(dst + bl.group * kGroupBytes<32>)[bl.lane + s] = d * static_cast<float>(sum);
+      }
     } else {
       put_lane<LB>(group, lane, q);
       put_lane<LB>(group, lane + 1, q + 16);
@@ -726,16 +775,12 @@ void pack_w_legacy(const void* w, int64_t n, uint8_t* dst) {
   for (int64_t b = 0; b < n / 32; ++b) {
     uint8_t codes[32];
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(codes), Fmt::codes(blocks[b]));
-    uint8_t* group = dst + (b / 16) * kGroupBytes<32>;
-    const int lane = static_cast<int>(b % 16);
-    put_lane<32>(group, lane, codes);
     const float dw = h2f(blocks[b].d);
-    lane_scales<32>(group)[lane] = dw;
-    lane_offsets<32>(group)[lane] = Fmt::offset(blocks[b], dw);
+    put_block(dst, n, b, codes, dw, Fmt::offset(blocks[b], dw));
   }
 }
 
-// Q4_K / Q5_K: a super-block fills half a group (8 lanes of 32).
+// Q4_K / Q5_K: a super-block's 8 sub-blocks are 8 blocks of 32 (half a group).
 template <class Block, bool kFive>
 void pack_w_kx(const void* w, int64_t n, uint8_t* dst) {
   std::memset(dst, 0, packed_bytes<32>(n));
@@ -746,13 +791,7 @@ void pack_w_kx(const void* w, int64_t n, uint8_t* dst) {
     kx_codes<Block, kFive>(blk, codes);
     kx_scale_bytes(blk.scales, sm);
     const float d = h2f(blk.d), dmin = h2f(blk.dmin);
-    uint8_t* group = dst + (i / 2) * kGroupBytes<32>;
-    for (int j = 0; j < 8; ++j) {
-      const int lane = static_cast<int>(8 * (i % 2) + j);
-      put_lane<32>(group, lane, codes + 32 * j);
-      lane_scales<32>(group)[lane] = d * sm[j];
-      lane_offsets<32>(group)[lane] = -dmin * sm[8 + j];
-    }
+    for (int j = 0; j < 8; ++j) put_block(dst, n, 8 * i + j, codes + 32 * j, d * sm[j], -dmin * sm[8 + j]);
   }
 }
 
@@ -774,46 +813,66 @@ void pack_w_q6_K(const void* w, int64_t n, uint8_t* dst) {
 
 // ---- integer tile --------------------------------------------------------------------------
 
-// R weight rows × N tokens over all groups; y[t·ldy + r]. The r/t loops must be fully
-// unrolled (pragmas) so the R·N accumulators stay in registers: GCC -O2 does not do it alone.
+// One group of R weight rows × N tokens, STEPS code vectors (LB / 4 in a whole group).
+template <int LB, int R, int N, int STEPS>
+[[gnu::always_inline]] inline void int_group(const uint8_t* w, size_t wstride, const uint8_t* a, size_t astride,
+                                             size_t off, __m512 (&acc)[R][N]) {
+  __m512i isum[R][N];
+  #pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+    #pragma GCC unroll 4
+    for (int t = 0; t < N; ++t) isum[r][t] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+  for (int v = 0; v < STEPS; ++v) {
+    __m512i wv[R];
+    #pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) wv[r] = _mm512_loadu_si512(w + r * wstride + off + 64 * v);
+    #pragma GCC unroll 4
+    for (int t = 0; t < N; ++t) {
+      const __m512i av = _mm512_loadu_si512(a + t * astride + off + 64 * v);
+      #pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) isum[r][t] = _mm512_dpbusd_epi32(isum[r][t], wv[r], av);
+    }
+  }
+  #pragma GCC unroll 8
+  for (int t = 0; t < N; ++t) {
+    const float* at = reinterpret_cast<const float*>(a + t * astride + off + 16 * LB);
+    const __m512 da = _mm512_loadu_ps(at), das = _mm512_loadu_ps(at + 16);
+    #pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const float* wr = reinterpret_cast<const float*>(w + r * wstride + off + 16 * LB);
+      const __m512 scale = _mm512_mul_ps(_mm512_loadu_ps(wr), da);
+      acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][t]), scale, acc[r][t]);
+      acc[r][t] = _mm512_fmadd_ps(_mm512_loadu_ps(wr + 16), das, acc[r][t]);
+    }
+  }
+}
+
+// R weight rows × N tokens over all groups of a row of n elements (the last one with fewer
+// vector steps when it is a partial group of 32-element lanes: block_lanes); y[t·ldy + r].
+// The r/t loops must be fully unrolled (pragmas) so the R·N accumulators stay in registers:
+// GCC -O2 does not do it alone.
 template <int LB, int R, int N>
-void int_micro(const uint8_t* w, size_t wstride, const uint8_t* a, size_t astride, int64_t ng, float* y,
+void int_micro(const uint8_t* w, size_t wstride, const uint8_t* a, size_t astride, int64_t n, float* y,
                int64_t ldy) {
   __m512 acc[R][N];
   #pragma GCC unroll 4
   for (int r = 0; r < R; ++r)
     #pragma GCC unroll 8
     for (int t = 0; t < N; ++t) acc[r][t] = _mm512_setzero_ps();
-  for (int64_t g = 0; g < ng; ++g) {
-    const size_t off = static_cast<size_t>(g) * kGroupBytes<LB>;
-    __m512i isum[R][N];
-    #pragma GCC unroll 4
-    for (int r = 0; r < R; ++r)
-      #pragma GCC unroll 4
-      for (int t = 0; t < N; ++t) isum[r][t] = _mm512_setzero_si512();
-#pragma GCC unroll 8
-    for (int v = 0; v < LB / 4; ++v) {
-      __m512i wv[R];
-      #pragma GCC unroll 4
-      for (int r = 0; r < R; ++r) wv[r] = _mm512_loadu_si512(w + r * wstride + off + 64 * v);
-      #pragma GCC unroll 4
-      for (int t = 0; t < N; ++t) {
-        const __m512i av = _mm512_loadu_si512(a + t * astride + off + 64 * v);
-        #pragma GCC unroll 4
-        for (int r = 0; r < R; ++r) isum[r][t] = _mm512_dpbusd_epi32(isum[r][t], wv[r], av);
-      }
-    }
-    #pragma GCC unroll 8
-    for (int t = 0; t < N; ++t) {
-      const float* at = reinterpret_cast<const float*>(a + t * astride + off + 16 * LB);
-      const __m512 da = _mm512_loadu_ps(at), das = _mm512_loadu_ps(at + 16);
-      #pragma GCC unroll 4
-      for (int r = 0; r < R; ++r) {
-        const float* wr = reinterpret_cast<const float*>(w + r * wstride + off + 16 * LB);
-        const __m512 scale = _mm512_mul_ps(_mm512_loadu_ps(wr), da);
-        acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][t]), scale, acc[r][t]);
-        acc[r][t] = _mm512_fmadd_ps(_mm512_loadu_ps(wr + 16), das, acc[r][t]);
-      }
+  const int64_t ng = n_groups<LB>(n);
+  const int last_steps = LB == 32 ? last_group_steps(n) : LB / 4;
+  const int64_t whole = last_steps == LB / 4 ? ng : ng - 1;
+  for (int64_t g = 0; g < whole; ++g) {
+    int_group<LB, R, N, LB / 4>(w, wstride, a, astride, static_cast<size_t>(g) * kGroupBytes<LB>, acc);
+  }
+  if constexpr (LB == 32) {
+    const size_t off = static_cast<size_t>(whole) * kGroupBytes<LB>;
+    switch (whole < ng ? last_steps : 0) {
+      case 1: int_group<LB, R, N, 1>(w, wstride, a, astride, off, acc); break;
+      case 2: int_group<LB, R, N, 2>(w, wstride, a, astride, off, acc); break;
+      case 4: int_group<LB, R, N, 4>(w, wstride, a, astride, off, acc); break;
+      default: break;
     }
   }
   #pragma GCC unroll 4
@@ -854,7 +913,7 @@ struct IntMicro {
   template <int R, int N>
   struct K {
     static void run(const uint8_t* w, size_t ws, const uint8_t* a, size_t as, int64_t n, float* y, int64_t ldy, bool) {
-      int_micro<LB, R, N>(w, ws, a, as, n_groups<LB>(n), y, ldy);
+      int_micro<LB, R, N>(w, ws, a, as, n, y, ldy);
     }
   };
 };
