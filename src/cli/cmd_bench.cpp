@@ -128,7 +128,8 @@ void check_file_fits(const std::string& path, size_t file_bytes) {
   }
 }
 
-// With the model's shape known: weights + the largest test's KV cache and buffers must fit.
+// With the model's shape known: weights + the largest test's KV cache and buffers must fit (with
+// --interleave, every test's: they are alive at once).
 void check_tests_fit(const Model& model, const ModelFacts& f, const std::vector<BenchTest>& tests,
                      const BenchConfig& cfg, bool interleave) {
   size_t state = 0;
@@ -219,7 +220,7 @@ std::vector<Row> run_rows_interleaved(const Model& model, ThreadPool& pool, cons
 
 struct RunFacts {
   CpuInfo cpu;
-  size_t peak_rss = 0, rss_limit = 0, max_kv = 0;
+  size_t peak_rss = 0, rss_limit = 0, kv_bytes = 0;  // kv_bytes: the most KV cache alive at once
   std::string kv_type, depth_fill;
   int repetitions = 0;
   bool interleaved = false;
@@ -323,7 +324,7 @@ void print_footer(const ModelFacts& f, const RunFacts& run) {
   }
   std::printf("peak RSS %.1f MiB %s file %.1f MiB + KV cache %.1f MiB + 64 MiB = %.1f MiB: %s\n",
               static_cast<double>(run.peak_rss) / kMiB, run.peak_rss <= run.rss_limit ? "<=" : ">",
-              static_cast<double>(f.file_bytes) / kMiB, static_cast<double>(run.max_kv) / kMiB,
+              static_cast<double>(f.file_bytes) / kMiB, static_cast<double>(run.kv_bytes) / kMiB,
               static_cast<double>(run.rss_limit) / kMiB, run.peak_rss <= run.rss_limit ? "satisfied" : "NOT satisfied");
 }
 
@@ -344,7 +345,7 @@ RunFacts run_facts(const BenchArgs& a, const Hparams& hp, const std::vector<Benc
   run.interleaved = a.interleave;
   for (const BenchTest& t : tests) {
     const size_t kv = kv_cache_bytes(hp, t.n_ctx(), kv_type);
-    run.max_kv = a.interleave ? run.max_kv + kv : std::max(run.max_kv, kv);  // interleaved: all at once
+    run.kv_bytes = a.interleave ? run.kv_bytes + kv : std::max(run.kv_bytes, kv);  // interleaved: all at once
   }
   return run;
 }
@@ -396,7 +397,7 @@ int run_bench(int argc, char** argv) {
     }
   }
   run.peak_rss = peak_rss_bytes();
-  run.rss_limit = facts.file_bytes + run.max_kv + kRssSlack;
+  run.rss_limit = facts.file_bytes + run.kv_bytes + kRssSlack;
   if (a.json) {
     print_json(rows, facts, run, ceilings);
   } else {
