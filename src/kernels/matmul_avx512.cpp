@@ -718,18 +718,19 @@ int last_group_steps(int64_t n) {
   return 32 / 4 / block_lanes(n, n / 32 - 1).k;
 }
 
-// Puts the 32 codes of block b into its lanes, with its scale on each.
-void put_block(uint8_t* dst, int64_t n, int64_t b, const uint8_t* codes, float scale, float offset) {
+// Puts the 32 codes of block b into its lanes, with its scale on each and offset(first, width)
+// for the lane holding elements [first, first + width) of the block.
+template <class Offset>
+void put_block(uint8_t* dst, int64_t n, int64_t b, const uint8_t* codes, float scale, const Offset& offset) {
   const BlockLanes bl = block_lanes(n, b);
   uint8_t* group = dst + bl.group * kGroupBytes<32>;
   const int width = 32 / bl.k;
   for (int s = 0; s < bl.k; ++s) {
     put_lane<32>(group, bl.lane + s, codes + s * width, width);
     lane_scales<32>(group)[bl.lane + s] = scale;
-    lane_offsets<32>(group)[bl.lane + s] = offset;
+    lane_offsets<32>(group)[bl.lane + s] = offset(s * width, width);
   }
 }
-
 
 // Activations: per lane the block scale d and d·Σq over the lane's elements.
 template <int LB>
@@ -740,24 +741,18 @@ void pack_acts(const float* x, int64_t n, uint8_t* dst) {
     float d;
     int s0, s1;
     quantize_block(x + 32 * b, q, &d, &s0, &s1);
-    const int64_t e = 32 * b;
-    uint8_t* group = dst + (e / kGroupElems<LB>) * kGroupBytes<LB>;
-    const int lane = static_cast<int>((e % kGroupElems<LB>) / LB);
     if constexpr (LB == 32) {
-      const BlockLanes bl = block_lanes(n, b);
-      if (bl.k == 1) {
-        put_block(dst, n, b, reinterpret_cast<const uint8_t*>(q), d, d * static_cast<float>(s0 + s1));
-        continue;
-      }
-      put_block(dst, n, b, reinterpret_cast<const uint8_t*>(q), d, 0.f);
       // Each lane's offset is d·Σq over its own elements.
-      const int width = 32 / bl.k;
-      for (int s = 0; s < bl.k; ++s) {
+      put_block(dst, n, b, reinterpret_cast<const uint8_t*>(q), d, [&](int first, int width) {
+        if (width == 32) return d * static_cast<float>(s0 + s1);
         int sum = 0;
-        for (int i = 0; i < width; ++i) sum += q[s * width + i];
-        lane_offsets<32>(dst + bl.group * kGroupBytes<32>)[bl.lane + s] = d * static_cast<float>(sum);
-      }
+        for (int i = first; i < first + width; ++i) sum += q[i];
+        return d * static_cast<float>(sum);
+      });
     } else {
+      const int64_t e = 32 * b;
+      uint8_t* group = dst + (e / kGroupElems<LB>) * kGroupBytes<LB>;
+      const int lane = static_cast<int>((e % kGroupElems<LB>) / LB);
       put_lane<LB>(group, lane, q);
       put_lane<LB>(group, lane + 1, q + 16);
       lane_scales<LB>(group)[lane] = lane_scales<LB>(group)[lane + 1] = d;
@@ -776,7 +771,8 @@ void pack_w_legacy(const void* w, int64_t n, uint8_t* dst) {
     uint8_t codes[32];
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(codes), Fmt::codes(blocks[b]));
     const float dw = h2f(blocks[b].d);
-    put_block(dst, n, b, codes, dw, Fmt::offset(blocks[b], dw));
+    const float offset = Fmt::offset(blocks[b], dw);
+    put_block(dst, n, b, codes, dw, [offset](int, int) { return offset; });
   }
 }
 
@@ -791,7 +787,10 @@ void pack_w_kx(const void* w, int64_t n, uint8_t* dst) {
     kx_codes<Block, kFive>(blk, codes);
     kx_scale_bytes(blk.scales, sm);
     const float d = h2f(blk.d), dmin = h2f(blk.dmin);
-    for (int j = 0; j < 8; ++j) put_block(dst, n, 8 * i + j, codes + 32 * j, d * sm[j], -dmin * sm[8 + j]);
+    for (int j = 0; j < 8; ++j) {
+      const float offset = -dmin * sm[8 + j];
+      put_block(dst, n, 8 * i + j, codes + 32 * j, d * sm[j], [offset](int, int) { return offset; });
+    }
   }
 }
 

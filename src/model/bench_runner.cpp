@@ -146,18 +146,17 @@ std::span<const int32_t> BenchSession::timed_tokens() const {
   return std::span<const int32_t>(tokens_).subspan(static_cast<size_t>(test_.depth));
 }
 
-double BenchSession::run_timed() {
+void BenchSession::run_timed() {
   cache_->truncate(test_.depth);
   const auto t0 = Clock::now();
   run_once(*fwd_, *cache_, test_, timed_tokens());
-  const double s = std::chrono::duration<double>(Clock::now() - t0).count();
-  timing_.seconds.push_back(s);
-  return s;
+  seconds_.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
 }
 
 BenchTiming BenchSession::timing() const {
-  BenchTiming r = timing_;
+  BenchTiming r;
   r.test = test_;
+  r.seconds = seconds_;
   std::vector<double> tps;
   for (double s : r.seconds) tps.push_back(static_cast<double>(test_.n_tokens()) / s);
   r.mean_tps = mean_of(tps);

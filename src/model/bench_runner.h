@@ -66,7 +66,7 @@ class BenchSession {
   BenchSession(const BenchSession&) = delete;
   BenchSession& operator=(const BenchSession&) = delete;
 
-  double run_timed();          // seconds of this run
+  void run_timed();
   BenchTiming timing() const;  // every run so far
 
  private:
@@ -76,7 +76,7 @@ class BenchSession {
   std::unique_ptr<KVCache> cache_;
   std::unique_ptr<Forward> fwd_;
   std::vector<int32_t> tokens_;
-  BenchTiming timing_;
+  std::vector<double> seconds_;  // one per timed run
 };
 
 // Runs one test: cfg.repetitions timed runs after its warm-up.
